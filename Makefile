@@ -1,0 +1,36 @@
+# Everyday commands. `make repro` and `make test` bootstrap .venv themselves.
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+
+.PHONY: setup repro test test-fast lint fix demo
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: pip takes the CPU wheel from this machine's pip configuration.
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(VENV_STAMP)
+
+setup: $(VENV_STAMP)
+
+repro: $(VENV_STAMP)
+	test -d .dvc || .venv/bin/dvc init -q
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
+
+test: $(VENV_STAMP)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --durations=15
+
+test-fast: $(VENV_STAMP)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 -m "not slow"
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check src tests stages benchmarks
+	.venv/bin/ruff format --check src tests stages benchmarks
+
+fix: $(VENV_STAMP)
+	.venv/bin/ruff check --fix src tests stages benchmarks
+	.venv/bin/ruff format src tests stages benchmarks
+
+demo: $(VENV_STAMP)
+	.venv/bin/repo-agent run --suite builtin --all --policy oracle --tool-protocol json --test-policy on_final

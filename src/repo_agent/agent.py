@@ -1,0 +1,287 @@
+"""The agent loop: episodes advanced in lock-step so a policy can answer many states at once."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from repo_agent.loops import LoopDetector, reflection_prompt
+from repo_agent.policies.base import Policy, PolicyRequest
+from repo_agent.protocol import (
+    ParseError,
+    ToolProtocol,
+    fit_context,
+    goal_message,
+    observation_messages,
+    parse_action,
+    system_prompt,
+    truncate,
+)
+from repo_agent.records import (
+    Completion,
+    FinalAction,
+    Message,
+    ResultLine,
+    RunResult,
+    StepRecord,
+    ToolCallAction,
+    Usage,
+)
+from repo_agent.suites import Task
+from repo_agent.testrun import run_tests
+from repo_agent.tools import ToolLimits, execute_tool, openai_tool_schemas
+from repo_agent.workspace import Workspace
+
+TestPolicy = Literal["never", "on_final", "after_write"]
+
+
+class AgentConfig(BaseModel):
+    """How an agent run is conducted (shared by the CLI, rollout and eval)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_protocol: ToolProtocol = "json"
+    test_policy: TestPolicy = Field(
+        "on_final",
+        description="never: no tests; on_final: tests run once when the run ends and decide "
+        "success; after_write: also after every write_file, output shown to the agent",
+    )
+    max_steps: int = Field(12, ge=1, description="step limit per run")
+    max_consecutive_parse_errors: int = Field(3, ge=1)
+    max_wall_s: float = Field(300.0, gt=0, description="wall-time limit per run")
+    max_observation_chars: int = Field(2000, ge=100, description="tool output cut to this")
+    max_context_chars: int = Field(8000, ge=500, description="oldest steps dropped past this")
+    small_read_chars: int = Field(200, ge=1, description="re-read below this is a loop")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: Task
+    run_id: str
+    seed: int = 0
+    role: str = "run"
+
+
+class Episode:
+    """One run of one task: builds requests, applies completions, ends with a result."""
+
+    def __init__(self, spec: RunSpec, config: AgentConfig, policy_name: str) -> None:
+        self.spec = spec
+        self.task = spec.task
+        self.config = config
+        self.policy_name = policy_name
+        self.ws = Workspace.create(self.task.files, self.task.source_root)
+        self.messages: list[Message] = [
+            Message(role="system", content=system_prompt(config.tool_protocol)),
+            Message(role="user", content=goal_message(self.task.spec.goal)),
+        ]
+        self.steps: list[StepRecord] = []
+        self.detector = LoopDetector(small_read_chars=config.small_read_chars)
+        self.started = time.monotonic()
+        self.done = False
+        self.error: str | None = None
+        self.final_summary: str | None = None
+        self.parse_errors = 0
+        self.consecutive_parse_errors = 0
+        self.loop_detections = 0
+        self.reflection_count = 0
+        self.tool_calls = 0
+        self.test_runs = 0
+        self.tool_breakdown: Counter[str] = Counter()
+        self.files_touched: list[str] = []
+        self.usage = Usage()
+        self._tools = openai_tool_schemas() if config.tool_protocol == "native" else None
+
+    def request(self) -> PolicyRequest:
+        return PolicyRequest(
+            task_id=self.task.id,
+            run_id=self.spec.run_id,
+            seed=self.spec.seed,
+            step=len(self.steps),
+            messages=fit_context(self.messages, self.config.max_context_chars),
+            tools=self._tools,
+        )
+
+    def advance(self, request: PolicyRequest, completion: Completion) -> None:
+        """Apply one assistant message: parse, run the tool or answer the error, record."""
+        if completion.error is not None:
+            self._end(f"policy error: {completion.error}")
+            return
+        cfg = self.config
+        msg = completion.message.model_copy(update={"role": "assistant"})
+        if msg.content is None:
+            msg = msg.model_copy(update={"content": ""})
+        self.usage = self.usage + completion.usage
+        self.messages.append(msg)
+        parsed = parse_action(msg, cfg.tool_protocol)
+        record = StepRecord(
+            task_id=self.task.id,
+            run_id=self.spec.run_id,
+            policy=self.policy_name,
+            step=len(self.steps),
+            messages=request.messages,
+            raw_output=msg,
+            usage=completion.usage,
+        )
+        call_id = msg.tool_calls[0].id if msg.tool_calls else None
+        if isinstance(parsed, ParseError):
+            self.parse_errors += 1
+            self.consecutive_parse_errors += 1
+            record.parse_error = parsed.code.value
+            record.parse_error_detail = parsed.detail
+            record.observation = parsed.message()
+            self._answer_all_calls(msg, parsed.message())
+            if self.consecutive_parse_errors >= cfg.max_consecutive_parse_errors:
+                self._end(
+                    f"{self.consecutive_parse_errors} consecutive parse errors "
+                    f"(last: {parsed.code.value})"
+                )
+        elif isinstance(parsed, FinalAction):
+            self.consecutive_parse_errors = 0
+            record.action = parsed
+            self.final_summary = parsed.summary
+            self.done = True
+        else:
+            self.consecutive_parse_errors = 0
+            record.action = parsed
+            record.observation, record.loop_flags, record.tool_error = self._call_tool(parsed)
+            self.messages += observation_messages(
+                cfg.tool_protocol, parsed.name, record.observation, call_id
+            )
+        self.steps.append(record)
+        if not self.done and len(self.steps) >= cfg.max_steps:
+            self._end(f"step limit reached (max_steps={cfg.max_steps})")
+        elif not self.done and time.monotonic() - self.started > cfg.max_wall_s:
+            self._end(f"wall-time limit reached (max_wall_s={cfg.max_wall_s})")
+
+    def _answer_all_calls(self, msg: Message, text: str) -> None:
+        # Function-calling APIs require an answer to every tool call id.
+        if self.config.tool_protocol == "native" and msg.tool_calls:
+            self.messages += [
+                Message(role="tool", tool_call_id=c.id, content=text) for c in msg.tool_calls
+            ]
+        else:
+            self.messages.append(Message(role="user", content=text))
+
+    def _call_tool(self, action: ToolCallAction) -> tuple[str, list[str], bool]:
+        self.tool_calls += 1
+        self.tool_breakdown[action.name] += 1
+        flags = self.detector.check(action)
+        if flags:
+            self.loop_detections += 1
+            self.reflection_count += 1
+            return reflection_prompt(flags, action), flags, False
+        result = execute_tool(self.ws, action.name, action.args, ToolLimits())
+        text = result.text
+        if result.ok and action.name == "write_file":
+            path = action.args["rel_path"].strip().removeprefix("./")
+            if path not in self.files_touched:
+                self.files_touched.append(path)
+            if self.config.test_policy == "after_write":
+                outcome = run_tests(self.ws.root, self.task.spec.test_cmd, self.task.spec.timeout_s)
+                self.test_runs += 1
+                verdict = "passed" if outcome.passed else "failed"
+                text += f"\n[tests {verdict}]\n{outcome.output[-1500:]}"
+        return truncate(text, self.config.max_observation_chars), [], not result.ok
+
+    def _end(self, error: str) -> None:
+        self.error = error
+        self.done = True
+
+    def finish(self) -> tuple[list[StepRecord], ResultLine]:
+        """Judge the run (tests, unless test_policy is never), clean up, build the records."""
+        success, test_output = False, None
+        try:
+            diff = self.diff()
+            if self.config.test_policy != "never":
+                if diff:
+                    outcome = run_tests(
+                        self.ws.root, self.task.spec.test_cmd, self.task.spec.timeout_s
+                    )
+                    self.test_runs += 1
+                    success, test_output = outcome.passed, outcome.output
+                else:
+                    test_output = "(not run: the workspace is unchanged, so the tests still fail)"
+        finally:
+            self.ws.cleanup()
+        result = RunResult(
+            task_id=self.task.id,
+            run_id=self.spec.run_id,
+            success=success,
+            steps=len(self.steps),
+            tool_calls=self.tool_calls,
+            files_touched=self.files_touched,
+            error=self.error,
+            duration_s=round(time.monotonic() - self.started, 3),
+            final_summary=self.final_summary,
+            test_output=test_output,
+            metadata=self.task.metadata,
+            reflection_count=self.reflection_count,
+            loop_detections=self.loop_detections,
+            parse_errors=self.parse_errors,
+            test_runs=self.test_runs,
+            tool_breakdown=dict(self.tool_breakdown),
+        )
+        line = ResultLine(
+            policy=self.policy_name,
+            role=self.spec.role,
+            seed=self.spec.seed,
+            usage=self.usage,
+            diff=diff,
+            result=result,
+        )
+        return self.steps, line
+
+    def diff(self) -> str:
+        """Unified diff of the files the agent touched against the task's originals."""
+        chunks = []
+        for rel in self.files_touched:
+            before = self.task.original_text(rel) or ""
+            try:
+                after = self.ws.read_text(rel)
+            except Exception:  # noqa: BLE001 - a deleted or binary file shows as empty
+                after = ""
+            chunks += difflib.unified_diff(
+                before.splitlines(keepends=True), after.splitlines(keepends=True),
+                fromfile=f"a/{rel}", tofile=f"b/{rel}",
+            )
+        return "".join(chunks)
+
+
+OnDone = Callable[[list[StepRecord], ResultLine], None]
+
+
+def run_episodes(
+    specs: Iterable[RunSpec],
+    policy: Policy,
+    config: AgentConfig,
+    on_done: OnDone,
+    batch_size: int = 8,
+    on_step: Callable[[int], None] | None = None,
+) -> None:
+    """Run all specs with up to `batch_size` episodes in flight; each finished run goes to
+    `on_done` at once (so an interruption loses only the runs in flight)."""
+    pending = deque(specs)
+    active: list[Episode] = []
+    try:
+        while pending or active:
+            while pending and len(active) < batch_size:
+                active.append(Episode(pending.popleft(), config, policy.name))
+            requests = [e.request() for e in active]
+            completions = policy.complete(requests)
+            for episode, req, comp in zip(active, requests, completions, strict=True):
+                episode.advance(req, comp)
+            if on_step is not None:
+                on_step(len(active))
+            for episode in [e for e in active if e.done]:
+                active.remove(episode)
+                on_done(*episode.finish())
+    finally:
+        for episode in active:
+            episode.ws.cleanup()

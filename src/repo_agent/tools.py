@@ -1,0 +1,187 @@
+"""The four agent tools: their argument schemas and their execution inside a workspace."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from repo_agent.workspace import Workspace, WorkspaceError
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    name: str
+    type: type
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    args: tuple[ArgSpec, ...]
+
+    def arg(self, name: str) -> ArgSpec | None:
+        return next((a for a in self.args if a.name == name), None)
+
+
+THOUGHT = ArgSpec("thought", str, False, "optional reasoning, recorded and otherwise ignored")
+
+TOOLS: dict[str, ToolSpec] = {
+    "list_files": ToolSpec(
+        "list_files",
+        "List files under a directory of the repository (recursive).",
+        (ArgSpec("rel_dir", str, False, "directory relative to the repo root, default '.'"),),
+    ),
+    "read_file": ToolSpec(
+        "read_file",
+        "Read a text file, up to max_chars characters.",
+        (
+            ArgSpec("rel_path", str, True, "file path relative to the repo root"),
+            ArgSpec("max_chars", int, False, "maximum characters to return, default 4000"),
+        ),
+    ),
+    "grep": ToolSpec(
+        "grep",
+        "Search files for a regular expression; returns path:line: text hits.",
+        (
+            ArgSpec("pattern", str, True, "Python regular expression"),
+            ArgSpec("rel_dir", str, False, "directory to search, default '.'"),
+            ArgSpec("max_hits", int, False, "maximum hits to return, default 20"),
+        ),
+    ),
+    "write_file": ToolSpec(
+        "write_file",
+        "Write (create or overwrite) a text file with the full new content.",
+        (
+            ArgSpec("rel_path", str, True, "file path relative to the repo root"),
+            ArgSpec("content", str, True, "the complete new file content"),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ToolLimits:
+    default_read_chars: int = 4000
+    max_read_chars: int = 20000
+    max_write_bytes: int = 200_000
+    max_list_entries: int = 200
+    default_grep_hits: int = 20
+    max_grep_hits: int = 100
+    max_grep_files: int = 2000
+    max_grep_file_bytes: int = 1_000_000
+    max_line_chars: int = 200
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    ok: bool
+    text: str
+
+
+def openai_tool_schemas() -> list[dict[str, Any]]:
+    """The four tools as OpenAI-style function-calling schemas (for the native protocol)."""
+    json_types = {str: "string", int: "integer"}
+    schemas = []
+    for spec in TOOLS.values():
+        props = {
+            a.name: {"type": json_types[a.type], "description": a.description}
+            for a in (*spec.args, THOUGHT)
+        }
+        required = [a.name for a in spec.args if a.required]
+        schemas.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "parameters": {"type": "object", "properties": props, "required": required},
+                },
+            }
+        )
+    return schemas
+
+
+def execute_tool(
+    ws: Workspace, name: str, args: dict[str, Any], limits: ToolLimits = ToolLimits()
+) -> ToolResult:
+    """Run one validated tool call; every failure becomes a ToolResult with ok=False."""
+    try:
+        if name == "list_files":
+            return ToolResult(True, _list_files(ws, args.get("rel_dir", "."), limits))
+        if name == "read_file":
+            return ToolResult(True, _read_file(ws, args["rel_path"], args.get("max_chars"), limits))
+        if name == "grep":
+            return ToolResult(
+                True,
+                _grep(
+                    ws, args["pattern"], args.get("rel_dir", "."), args.get("max_hits"), limits
+                ),
+            )
+        if name == "write_file":
+            return ToolResult(True, _write_file(ws, args["rel_path"], args["content"], limits))
+    except WorkspaceError as exc:
+        return ToolResult(False, f"error: {exc}")
+    return ToolResult(False, f"error: unknown tool {name!r}")
+
+
+def _list_files(ws: Workspace, rel_dir: str, limits: ToolLimits) -> str:
+    files = ws.list_files(rel_dir, limits.max_list_entries + 1)
+    if not files:
+        return "(no files)"
+    shown = files[: limits.max_list_entries]
+    more = "\n... (more files not shown)" if len(files) > limits.max_list_entries else ""
+    return "\n".join(shown) + more
+
+
+def _read_file(ws: Workspace, rel_path: str, max_chars: int | None, limits: ToolLimits) -> str:
+    if max_chars is None:
+        max_chars = limits.default_read_chars
+    if max_chars <= 0:
+        raise WorkspaceError("max_chars must be a positive integer")
+    max_chars = min(max_chars, limits.max_read_chars)
+    text = ws.read_text(rel_path)
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars] + f"\n... [truncated: {len(text) - max_chars} more chars]"
+
+
+def _grep(
+    ws: Workspace, pattern: str, rel_dir: str, max_hits: int | None, limits: ToolLimits
+) -> str:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise WorkspaceError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    if max_hits is None:
+        max_hits = limits.default_grep_hits
+    if max_hits <= 0:
+        raise WorkspaceError("max_hits must be a positive integer")
+    max_hits = min(max_hits, limits.max_grep_hits)
+    files = ws.list_files(rel_dir, limits.max_grep_files + 1)
+    note = ""
+    if len(files) > limits.max_grep_files:
+        files = files[: limits.max_grep_files]
+        note = f"\n(note: searched only the first {limits.max_grep_files} files)"
+    hits: list[str] = []
+    for rel in files:
+        text = ws.read_text_or_none(rel, limits.max_grep_file_bytes)
+        if text is None:
+            continue
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if regex.search(line):
+                hits.append(f"{rel}:{lineno}: {line.strip()[: limits.max_line_chars]}")
+                if len(hits) >= max_hits:
+                    return "\n".join(hits) + f"\n(stopped at max_hits={max_hits})" + note
+    return ("\n".join(hits) if hits else "(no matches)") + note
+
+
+def _write_file(ws: Workspace, rel_path: str, content: str, limits: ToolLimits) -> str:
+    size = len(content.encode("utf-8"))
+    if size > limits.max_write_bytes:
+        raise WorkspaceError(f"content is {size} bytes; the limit is {limits.max_write_bytes}")
+    ws.write_text(rel_path, content)
+    return f"wrote {rel_path} ({size} bytes)"
