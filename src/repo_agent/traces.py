@@ -94,7 +94,7 @@ class TraceWriter:
             by_run = existing.steps_by_run()
             for r in existing.results:
                 for s in by_run.get(r.result.run_id, []):
-                    fh.write(s.model_dump_json() + "\n")
+                    fh.write(s.model_dump_json(exclude_none=True) + "\n")
                 fh.write(r.model_dump_json() + "\n")
         os.replace(tmp, path)
         if results_path is not None:
@@ -107,7 +107,7 @@ class TraceWriter:
     def write_run(self, steps: list[StepRecord], result: ResultLine) -> None:
         with self.path.open("a", encoding="utf-8") as fh:
             for s in steps:
-                fh.write(s.model_dump_json() + "\n")
+                fh.write(s.model_dump_json(exclude_none=True) + "\n")
             fh.write(result.model_dump_json() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
