@@ -180,7 +180,8 @@ class Episode:
         result = execute_tool(self.ws, action.name, action.args, ToolLimits())
         text = result.text
         if result.ok and action.name == "write_file":
-            path = action.args["rel_path"].strip().removeprefix("./")
+            # Canonical form: ".//a.py" and "./a.py" are "a.py" (diffs and metrics use it).
+            path = self.ws.relative(self.ws.resolve(action.args["rel_path"]))
             if path not in self.files_touched:
                 self.files_touched.append(path)
             if self.config.test_policy == "after_write":

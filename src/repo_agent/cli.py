@@ -14,7 +14,7 @@ from rich.table import Table
 from repo_agent.agent import AgentConfig, RunSpec, run_episodes
 from repo_agent.policies.factory import PolicyConfig, PolicyKind, make_policy
 from repo_agent.protocol import ToolProtocol
-from repo_agent.records import ResultLine, RunResult, StepRecord
+from repo_agent.records import ResultLine, RunResult, StepRecord, Usage
 from repo_agent.suites import Task, TaskFileError, load_suite, select_tasks
 from repo_agent.traces import TraceWriter
 from repo_agent.validate import validate_tasks
@@ -24,8 +24,13 @@ tasks_app = typer.Typer(no_args_is_help=True, help="List and validate task suite
 app.add_typer(tasks_app, name="tasks")
 console = Console()
 
-SuiteOpt = Annotated[str, typer.Option("--suite", help="builtin | quixbugs | mutants")]
-PathOpt = Annotated[Path | None, typer.Option("--path", help="suite location (quixbugs, mutants)")]
+SuiteOpt = Annotated[str, typer.Option("--suite", help="builtin | quixbugs | mutants | repo")]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", help="suite location (quixbugs, mutants, repo)")
+]
+TestCmdOpt = Annotated[
+    str | None, typer.Option("--test-cmd", help="repo suite: the test command (default pytest)")
+]
 
 
 def progress_bar() -> Progress:
@@ -39,9 +44,9 @@ def progress_bar() -> Progress:
     )
 
 
-def _load(suite: str, path: Path | None) -> list[Task]:
+def _load(suite: str, path: Path | None, test_cmd: str | None = None) -> list[Task]:
     try:
-        return load_suite(suite, path)
+        return load_suite(suite, path, test_cmd)
     except TaskFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -64,9 +69,10 @@ def tasks_validate(
     suite: SuiteOpt = "builtin",
     path: PathOpt = None,
     workers: Annotated[int, typer.Option(help="parallel test processes")] = 2,
+    test_cmd: TestCmdOpt = None,
 ) -> None:
     """Check every task: the buggy version fails its tests and the reference fix passes."""
-    tasks = _load(suite, path)
+    tasks = _load(suite, path, test_cmd)
     with progress_bar() as bar:
         job = bar.add_task("validating", total=len(tasks), info="")
         results = validate_tasks(
@@ -86,6 +92,44 @@ def tasks_validate(
     console.print(f"{len(results) - len(bad)}/{len(results)} tasks valid")
     if bad:
         raise typer.Exit(1)
+
+
+@tasks_app.command("generate")
+def tasks_generate(
+    source: Annotated[
+        Path, typer.Option("--from", help="task tree (e.g. the builtin suite), QuixBugs or a repo")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="directory for the generated tasks")],
+    max_per_program: Annotated[int, typer.Option("--max", min=1, help="mutants per program")] = 3,
+    seed: Annotated[int, typer.Option()] = 0,
+    test_cmd: TestCmdOpt = None,
+    timeout: Annotated[float, typer.Option(help="seconds before a mutant counts as hung")] = 10.0,
+    workers: Annotated[int, typer.Option(min=1, help="parallel test processes")] = 2,
+    force: Annotated[bool, typer.Option(help="replace mutant tasks already in --out")] = False,
+) -> None:
+    """Make bug-fix tasks by mutating correct code; keep mutants its tests catch."""
+    from repo_agent.mutants import MutantError, generate_mutants, report_table
+
+    try:
+        report = generate_mutants(
+            source,
+            out,
+            max_per_program,
+            seed,
+            timeout,
+            test_cmd=test_cmd,
+            workers=workers,
+            force=force,
+            progress=True,
+        )
+    except (MutantError, TaskFileError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(report_table(report))
+    console.print(
+        f"{report.kept} tasks from {len(report.programs)} programs in {report.duration_s:.1f}s; "
+        f"load them with --suite mutants --path {out}"
+    )
 
 
 def summarize(results: list[RunResult], title: str) -> Table:
@@ -114,6 +158,7 @@ def summarize(results: list[RunResult], title: str) -> Table:
 def run(
     suite: SuiteOpt = "builtin",
     path: PathOpt = None,
+    test_cmd: TestCmdOpt = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeatable)")] = None,
     all_tasks: Annotated[bool, typer.Option("--all", help="every task of the suite")] = False,
     policy: Annotated[PolicyKind, typer.Option(help="who acts")] = "oracle",
@@ -125,19 +170,39 @@ def run(
     explore: Annotated[float, typer.Option(help="oracle detour probability")] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[Path | None, typer.Option(help="results JSONL; traces go beside it")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="API endpoint (openai: OpenAI-compatible server)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="API requests in flight")] = 4,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")] = False,
 ) -> None:
     """Run a policy on tasks and print a summary table."""
+    if suite == "repo" and not task:
+        all_tasks = True  # the repo suite is one task
     if bool(task) == all_tasks:
         console.print("[red]error:[/red] give --task ID (repeatable) or --all")
         raise typer.Exit(2)
-    tasks = _load(suite, path)
+    tasks = _load(suite, path, test_cmd)
     try:
         chosen = select_tasks(tasks, None if all_tasks else task)
+        no_fix = [t.id for t in chosen if not t.fix]
+        if policy == "oracle" and no_fix:
+            raise ValueError(
+                f"the oracle teacher needs a reference fix and {', '.join(no_fix)} has none "
+                "(the repo suite never has one); use an API policy, e.g. --policy openai"
+            )
         config = AgentConfig(
             tool_protocol=tool_protocol, test_policy=test_policy, max_steps=max_steps
         )
-        pol = make_policy(PolicyConfig(kind=policy, model=model, explore=explore), tasks,
-                          tool_protocol)
+        pol_config = PolicyConfig(
+            kind=policy,
+            model=model,
+            explore=explore,
+            base_url=base_url,
+            concurrency=concurrency,
+            cache=not no_cache,
+        )
+        pol = make_policy(pol_config, tasks, tool_protocol)
     except (TaskFileError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -151,20 +216,98 @@ def run(
         if writer is None or f"{t.id}:{policy}:{k}" not in writer.done
     ]
     results: list[RunResult] = []
+    usage = Usage()
     with progress_bar() as bar:
         job = bar.add_task("runs", total=len(specs), info="")
 
         def done(steps: list[StepRecord], line: ResultLine) -> None:
+            nonlocal usage
             results.append(line.result)
             if writer is not None:
                 writer.write_run(steps, line)
             ok = sum(r.success for r in results)
-            bar.update(job, advance=1, info=f"success {ok}/{len(results)}")
+            usage = usage + line.usage
+            tokens = usage.prompt_tokens + usage.completion_tokens
+            parse_errors = sum(r.parse_errors for r in results)
+            loops = sum(r.loop_detections for r in results)
+            bar.update(
+                job,
+                advance=1,
+                info=f"success {ok}/{len(results)}  parse errors {parse_errors}  loops {loops}  "
+                f"tokens {tokens}  ${usage.cost_usd:.4f}",
+            )
 
-        run_episodes(specs, pol, config, done)
+        run_episodes(specs, pol, config, done, batch_size=max(8, concurrency))
     console.print(summarize(results, f"{policy} on {suite}"))
     if out is not None:
         console.print(f"results: {out}  traces: {out.with_suffix('.traces.jsonl')}")
+
+
+@app.command("view")
+def view(
+    traces: Annotated[list[Path], typer.Argument(help="trace files (X.traces.jsonl)")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the static site")],
+) -> None:
+    """Write a static HTML site of the runs in trace files: open OUT/index.html."""
+    from repo_agent.traces import TraceFormatError
+    from repo_agent.viewer import build_site
+
+    missing = [str(p) for p in traces if not p.is_file()]
+    if missing:
+        console.print(f"[red]error:[/red] no such trace file: {', '.join(missing)}")
+        raise typer.Exit(2)
+    try:
+        index, runs = build_site(traces, out)
+    except TraceFormatError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"{runs} runs: open {index} in a browser")
+
+
+@app.command("estimate")
+def estimate(
+    sft: Annotated[Path, typer.Option(help="SFT rows (JSONL)", exists=True, dir_okay=False)],
+    pairs: Annotated[
+        Path, typer.Option(help="preference rows (JSONL)", exists=True, dir_okay=False)
+    ],
+    price_per_mtok: Annotated[
+        float | None, typer.Option(help="USD per 1M training tokens (see the provider's pricing)")
+    ] = None,
+    dpo_price_per_mtok: Annotated[
+        float | None, typer.Option(help="DPO price if it differs from --price-per-mtok")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="SFT epochs")] = 3,
+    dpo_epochs: Annotated[int, typer.Option(min=1, help="DPO epochs")] = 1,
+) -> None:
+    """Tokens in the SFT and preference files and the estimated cost of the jobs (≈4 chars per
+    token), before anything is uploaded."""
+    from repo_agent.estimate import estimate_jobs
+
+    try:
+        jobs = estimate_jobs(sft, pairs, epochs, dpo_epochs, price_per_mtok, dpo_price_per_mtok)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title="fine-tuning estimate (≈4 characters per token)")
+    for col in ("job", "rows", "tokens/epoch", "epochs", "training tokens", "USD/1M", "cost USD"):
+        table.add_column(col)
+    for j in jobs:
+        price = "-" if j.price_per_mtok is None else f"{j.price_per_mtok:g}"
+        cost = "-" if j.cost_usd is None else f"{j.cost_usd:.2f}"
+        table.add_row(
+            j.job,
+            str(j.rows),
+            str(j.tokens_per_epoch),
+            str(j.epochs),
+            str(j.training_tokens),
+            price,
+            cost,
+        )
+    console.print(table)
+    if all(j.cost_usd is not None for j in jobs):
+        console.print(f"estimated total: ${sum(j.cost_usd or 0 for j in jobs):.2f}")
+    else:
+        console.print("give --price-per-mtok (from the provider's pricing page) for a cost")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from repo_agent.agent import AgentConfig
+from repo_agent.finetune_remote import RemoteFinetuneConfig
 from repo_agent.policies.factory import PolicyConfig
 
 
@@ -127,6 +128,9 @@ class FinetuneParams(Section):
     threads: int = Field(2, ge=1)
     sft: SFTParams = Field(default_factory=SFTParams)
     dpo: DPOParams = Field(default_factory=DPOParams)
+    remote: RemoteFinetuneConfig = Field(
+        default_factory=RemoteFinetuneConfig, description="backend together | openai"
+    )
 
 
 class EvalParams(Section):

@@ -122,6 +122,13 @@ def validate_tool_call(name: Any, args: Any) -> ToolCallAction | ParseError:
     return ToolCallAction(name=name, args=dict(args))
 
 
+def _loads(text: str) -> Any:
+    """json.loads that also rejects what a trace cannot record: lone surrogates ("\\ud800")."""
+    obj = json.loads(text)
+    json.dumps(obj, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
+    return obj
+
+
 def parse_json_action(content: str | None) -> Action | ParseError:
     """Parse assistant content under the `json` protocol.
 
@@ -134,8 +141,8 @@ def parse_json_action(content: str | None) -> Action | ParseError:
     if not text:
         return ParseError(ParseErrorCode.EMPTY, "the reply was empty")
     try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        obj = _loads(text)
+    except (ValueError, RecursionError):  # ValueError: also huge ints and lone surrogates
         return _diagnose_bad_json(text)
     return validate_action_object(obj)
 
@@ -145,7 +152,7 @@ def _diagnose_bad_json(text: str) -> ParseError:
     if start >= 0:
         try:
             obj, end = json.JSONDecoder().raw_decode(text, start)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             pass
         else:
             if isinstance(obj, dict) and (start > 0 or text[end:].strip()):
@@ -167,8 +174,8 @@ def parse_native_action(message: Message) -> Action | ParseError:
         return ParseError(ParseErrorCode.NOT_ONE_OBJECT, "call exactly one tool per message")
     call = calls[0]
     try:
-        args = json.loads(call.function.arguments or "{}")
-    except (json.JSONDecodeError, RecursionError):
+        args = _loads(call.function.arguments or "{}")
+    except (ValueError, RecursionError):
         return ParseError(ParseErrorCode.INVALID_JSON, "tool arguments are not valid JSON")
     return validate_tool_call(call.function.name, args)
 
@@ -265,10 +272,8 @@ def executed_calls(
         if not isinstance(action, ToolCallAction):
             continue
         nxt = messages[i + 1]
-        if nxt.role == "tool":
-            out.append((action, nxt.content or ""))
+        parsed = (action.name, nxt.content or "") if nxt.role == "tool" else parse_observation(nxt)
+        if parsed is None or parsed[0] != action.name or parsed[1].startswith(REFLECTION_PREFIX):
             continue
-        parsed = parse_observation(nxt)
-        if parsed is not None and parsed[0] == action.name:
-            out.append((action, parsed[1]))
+        out.append((action, parsed[1]))
     return out

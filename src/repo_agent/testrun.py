@@ -44,6 +44,7 @@ def run_tests(workdir: Path, test_cmd: str, timeout_s: float, max_output: int = 
             cwd=workdir,
             capture_output=True,
             text=True,
+            errors="replace",  # a test may print bytes that are not UTF-8
             timeout=timeout_s,
             env=env,
             stdin=subprocess.DEVNULL,

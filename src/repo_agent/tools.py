@@ -125,6 +125,11 @@ def execute_tool(
             return ToolResult(True, _write_file(ws, args["rel_path"], args["content"], limits))
     except WorkspaceError as exc:
         return ToolResult(False, f"error: {exc}")
+    except OSError as exc:  # e.g. a path through a file, a name too long
+        where = args.get("rel_path", args.get("rel_dir", "."))
+        return ToolResult(False, f"error: {where!r}: {exc.strerror or type(exc).__name__}")
+    except UnicodeError:
+        return ToolResult(False, "error: paths and content must be valid Unicode text")
     return ToolResult(False, f"error: unknown tool {name!r}")
 
 
@@ -154,7 +159,7 @@ def _grep(
 ) -> str:
     try:
         regex = re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise WorkspaceError(f"invalid regular expression {pattern!r}: {exc}") from exc
     if max_hits is None:
         max_hits = limits.default_grep_hits

@@ -49,7 +49,9 @@ def read_trace(path: Path) -> Trace:
     trace = Trace()
     if not path.exists():
         return trace
-    lines = path.read_text(encoding="utf-8").splitlines()
+    # Split on "\n" only: JSON lines may hold U+2028 or U+0085 raw, which splitlines() breaks
+    # on; a write cut short may end inside a multi-byte character.
+    lines = path.read_bytes().decode("utf-8", errors="replace").rstrip("\n").split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -121,6 +123,6 @@ def read_results(path: Path) -> list[RunResult]:
     """Read a results file (one RunResult per line)."""
     return [
         RunResult.model_validate_json(line)
-        for line in path.read_text(encoding="utf-8").splitlines()
+        for line in path.read_text(encoding="utf-8").split("\n")
         if line.strip()
     ]

@@ -59,7 +59,10 @@ class Workspace:
             raise WorkspaceError(f"absolute paths are not allowed: {rel!r}; use a relative path")
         if ".." in Path(rel.replace("\\", "/")).parts:
             raise WorkspaceError(f"'..' is not allowed in paths: {rel!r}")
-        path = (self.root / rel).resolve()
+        try:
+            path = (self.root / rel).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+            raise WorkspaceError(f"cannot resolve {rel!r} (a symbolic link loop?)") from exc
         if path != self.root and self.root not in path.parents:
             raise WorkspaceError(f"path leads outside the repository: {rel!r}")
         parts = path.relative_to(self.root).parts
@@ -87,7 +90,10 @@ class Workspace:
                 continue
             for entry in entries:
                 if entry.is_symlink():
-                    target = entry.resolve()
+                    try:
+                        target = entry.resolve()
+                    except (OSError, RuntimeError):  # a symbolic link loop
+                        continue
                     if target != self.root and self.root not in target.parents:
                         continue
                     if entry.is_dir():

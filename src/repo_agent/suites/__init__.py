@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from repo_agent.records import TaskMetadata
 
@@ -30,9 +30,16 @@ class TaskSpec(BaseModel):
     goal: str = Field(min_length=1)
     difficulty: Literal["easy", "medium", "hard"]
     category: str
-    expected_files: list[str] = Field(min_length=1)
+    expected_files: list[str]
     test_cmd: str = DEFAULT_TEST_CMD
     timeout_s: float = 30.0
+
+    @model_validator(mode="after")
+    def _files_expected(self) -> TaskSpec:
+        # Only a whole repository (suite `repo`) has no known file to fix.
+        if not self.expected_files and self.category != "repo":
+            raise ValueError("expected_files needs at least one file")
+        return self
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Task:
 
     def original_text(self, rel: str) -> str | None:
         src = self.files.get(rel)
+        if src is None and self.source_root is not None and (self.source_root / rel).is_file():
+            src = self.source_root / rel
         return src.read_text(encoding="utf-8") if src is not None else None
 
 
@@ -122,7 +131,13 @@ def load_suite(name: str, path: Path | None = None, test_cmd: str | None = None)
         if path is None:
             raise TaskFileError("the mutants suite needs --path to a directory of generated tasks")
         return load_task_tree(path, "mutants")
-    raise TaskFileError(f"unknown suite {name!r}; choose builtin, quixbugs or mutants")
+    if name == "repo":
+        from repo_agent.suites.repo import load_repo_task
+
+        if path is None:
+            raise TaskFileError("the repo suite needs --path to a repository (and --test-cmd)")
+        return [load_repo_task(path, test_cmd or DEFAULT_TEST_CMD)]
+    raise TaskFileError(f"unknown suite {name!r}; choose builtin, quixbugs, mutants or repo")
 
 
 def select_tasks(tasks: list[Task], ids: list[str] | None) -> list[Task]:

@@ -1,0 +1,68 @@
+"""Step-level SFT extraction: each kept teacher step becomes one chat row ending in its action."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from repo_agent.formats import dump_messages, validate_sft_row
+from repo_agent.records import ResultLine, StepRecord
+
+EXTRACT_FORMAT = "repo-agent.sft/1"
+
+
+class SFTExample(BaseModel):
+    """An SFT row with where it came from (the split stage writes the bare `row`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str = EXTRACT_FORMAT
+    task_id: str
+    run_id: str
+    step: int
+    row: dict[str, Any]
+
+
+def keep_step(step: StepRecord) -> bool:
+    """A step worth imitating: it parsed, triggered no loop flag and its tool did not fail."""
+    return step.parse_error is None and not step.loop_flags and not step.tool_error
+
+
+def extract_sft(
+    steps: list[StepRecord],
+    results: list[ResultLine],
+    require_success: bool = False,
+    dedupe: bool = True,
+    max_chars: int = 6000,
+) -> tuple[list[SFTExample], dict[str, int]]:
+    """Rows `{"messages": state + [action]}` from kept steps, plus counts of what was dropped.
+
+    Steps of failed runs are kept unless `require_success`; rows over `max_chars` are dropped
+    (the agent's context window already bounds them, identically at train and run time).
+    """
+    success = {r.result.run_id: r.result.success for r in results}
+    counts = {"steps": len(steps), "invalid": 0, "failed_run": 0, "too_long": 0, "duplicate": 0}
+    seen: set[str] = set()
+    rows: list[SFTExample] = []
+    for step in steps:
+        if not keep_step(step):
+            counts["invalid"] += 1
+            continue
+        if require_success and not success.get(step.run_id, False):
+            counts["failed_run"] += 1
+            continue
+        messages = dump_messages([*step.messages, step.raw_output])
+        if sum(len(m.get("content") or "") for m in messages) > max_chars:
+            counts["too_long"] += 1
+            continue
+        row = {"messages": messages}
+        key = json.dumps(row, sort_keys=True)
+        if dedupe and key in seen:
+            counts["duplicate"] += 1
+            continue
+        seen.add(key)
+        validate_sft_row(row)
+        rows.append(SFTExample(task_id=step.task_id, run_id=step.run_id, step=step.step, row=row))
+    counts["rows"] = len(rows)
+    return rows, counts

@@ -1,0 +1,127 @@
+"""Local fine-tuning with TRL: SFT on the train rows, then DPO starting from the SFT weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from repo_agent.formats import preference_to_trl, sft_to_trl
+from repo_agent.params import FinetuneParams
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _history(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, float]]:
+    return [
+        {"step": int(h["step"]), **{k: float(h[k]) for k in keys if k in h}}
+        for h in log_history
+        if any(k in h for k in keys) and "train_runtime" not in h
+    ]
+
+
+def _common_args(params: FinetuneParams, out: Path, n_rows: int, batch: int) -> dict[str, Any]:
+    steps_per_epoch = max(1, (n_rows + batch - 1) // batch)
+    return {
+        "output_dir": str(out / "_trainer"),
+        "per_device_train_batch_size": batch,
+        "logging_steps": max(1, steps_per_epoch // 10),
+        "save_strategy": "no",
+        "report_to": [],
+        "seed": params.seed,
+        "use_cpu": True,
+        "dataloader_num_workers": 0,
+        "disable_tqdm": False,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": max(1, steps_per_epoch // 10),
+    }
+
+
+def _lora(params: FinetuneParams):  # noqa: ANN202
+    if not params.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=params.lora_r, lora_alpha=2 * params.lora_r, task_type="CAUSAL_LM")
+
+
+def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
+    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    torch.set_num_threads(params.threads)
+    rows = [sft_to_trl(r) for r in _read_jsonl(train_file)]
+    if not rows:
+        raise ValueError(f"{train_file}: no SFT rows to train on")
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    cfg = SFTConfig(
+        **_common_args(params, out, len(rows), params.sft.batch_size),
+        num_train_epochs=params.sft.epochs,
+        learning_rate=params.sft.learning_rate,
+        max_length=params.sft.max_length,
+        completion_only_loss=True,
+        packing=False,
+    )
+    trainer = SFTTrainer(
+        model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok,
+        peft_config=_lora(params),
+    )
+    trainer.train()
+    _save(trainer, tok, out)
+    curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
+    return {"rows": len(rows), "curve": curve}
+
+
+def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
+    """DPO from the SFT weights (the reference model is the SFT model, loaded from disk)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    torch.set_num_threads(params.threads)
+    rows = [preference_to_trl(r) for r in _read_jsonl(pairs_file)]
+    if not rows:
+        raise ValueError(f"{pairs_file}: no preference rows to train on")
+    tok = AutoTokenizer.from_pretrained(sft_dir)
+    model = AutoModelForCausalLM.from_pretrained(sft_dir)
+    ref = None if params.lora else AutoModelForCausalLM.from_pretrained(sft_dir)
+    cfg = DPOConfig(
+        **_common_args(params, out, len(rows), params.dpo.batch_size),
+        num_train_epochs=params.dpo.epochs,
+        learning_rate=params.dpo.learning_rate,
+        beta=params.dpo.beta,
+        max_length=params.dpo.max_length,
+    )
+    trainer = DPOTrainer(
+        model=model, ref_model=ref, args=cfg, train_dataset=Dataset.from_list(rows),
+        processing_class=tok, peft_config=_lora(params),
+    )
+    trainer.train()
+    _save(trainer, tok, out)
+    keys = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    return {"rows": len(rows), "curve": _history(trainer.state.log_history, keys)}
+
+
+def _save(trainer, tok, out: Path) -> None:  # noqa: ANN001
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    trainer_dir = out / "_trainer"
+    if trainer_dir.exists():
+        import shutil
+
+        shutil.rmtree(trainer_dir, ignore_errors=True)
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,83 @@
+"""A local transformers causal LM as a policy: the embedded student or e.g. Qwen2.5-7B-Instruct."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from repo_agent.policies.base import PolicyRequest
+from repo_agent.records import Completion, Message, Usage
+
+if TYPE_CHECKING:
+    from repo_agent.policies.factory import PolicyConfig
+
+
+class HFPolicy:
+    """Generates with `model.generate`, batching up to `batch_size` states at once."""
+
+    def __init__(self, config: PolicyConfig, name: str = "hf") -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config
+        self.name = name
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(config.model)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(config.model)
+        self.model.eval()
+
+    def _prompt_ids(self, messages: list[Message]) -> list[int]:
+        chat = [{"role": m.role, "content": m.content or ""} for m in messages]
+        ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        limit = self.config.max_prompt_tokens
+        return list(ids[-limit:])
+
+    def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
+        out: list[Completion] = []
+        size = self.config.batch_size
+        for start in range(0, len(requests), size):
+            out += self._generate(requests[start : start + size])
+        return out
+
+    def _generate(self, requests: list[PolicyRequest]) -> list[Completion]:
+        torch = self.torch
+        prompts = [self._prompt_ids(r.messages) for r in requests]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        sample = self.config.temperature > 0
+        if sample:
+            torch.manual_seed(requests[0].seed * 1_000_003 + requests[0].step)
+        with torch.no_grad():
+            generated = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                max_new_tokens=self.config.max_new_tokens,
+                do_sample=sample,
+                temperature=self.config.temperature if sample else None,
+                top_p=self.config.top_p if sample else None,
+                top_k=None,
+                pad_token_id=pad,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
+        completions = []
+        for i, prompt in enumerate(prompts):
+            new = generated[i, width:].tolist()
+            eos = self.tokenizer.eos_token_id
+            if eos in new:
+                new = new[: new.index(eos)]
+            while new and new[-1] == pad:
+                new.pop()
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            completions.append(
+                Completion(
+                    message=Message(role="assistant", content=text),
+                    usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)),
+                )
+            )
+        return completions

@@ -1,0 +1,112 @@
+"""The operational rubric: small named scoring functions of (state, candidate action).
+
+A state is the conversation the policy saw; a candidate is one assistant message. No judge
+model: every score comes from the protocol, the loop detector and what the state shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from repo_agent.loops import LoopDetector
+from repo_agent.params import RubricParams
+from repo_agent.protocol import ParseError, ToolProtocol, executed_calls, parse_action
+from repo_agent.records import Action, FinalAction, Message, ToolCallAction
+
+
+@dataclass(frozen=True)
+class StateView:
+    """What a state shows: loop history, files read (with size), grep hits, writes."""
+
+    detector: LoopDetector
+    read_sizes: dict[str, int]
+    grep_hit_paths: set[str]
+    written: set[str]
+
+
+def _norm(p: str) -> str:
+    return p.strip().removeprefix("./").rstrip("/") or "."
+
+
+def view_state(messages: list[Message], protocol: ToolProtocol, small_read_chars: int = 200) -> StateView:
+    """Replay the executed calls of a state."""
+    detector = LoopDetector(small_read_chars=small_read_chars)
+    read_sizes: dict[str, int] = {}
+    hits: set[str] = set()
+    written: set[str] = set()
+    for action, obs in executed_calls(messages, protocol):
+        detector.check(action)
+        if obs.startswith("error:"):
+            continue
+        if action.name == "read_file":
+            path = _norm(action.args["rel_path"])
+            read_sizes[path] = max(read_sizes.get(path, 0), len(obs))
+        elif action.name == "grep":
+            hits |= {line.split(":", 1)[0] for line in obs.splitlines() if ":" in line}
+        elif action.name == "write_file":
+            written.add(_norm(action.args["rel_path"]))
+    return StateView(detector, read_sizes, hits, written)
+
+
+def hard_constraints(parsed: Action | ParseError, r: RubricParams) -> float:
+    """Broken JSON, wrong shape, unknown tool or bad args: -invalid_penalty."""
+    return -r.invalid_penalty if isinstance(parsed, ParseError) else 0.0
+
+
+def loop_score(view: StateView, action: Action, r: RubricParams) -> float:
+    """-loop_penalty for each loop flag the action would trigger."""
+    if not isinstance(action, ToolCallAction):
+        return 0.0
+    probe = LoopDetector(
+        small_read_chars=view.detector.small_read_chars,
+        previous=view.detector.previous,
+        read_paths=set(view.detector.read_paths),
+        greps=set(view.detector.greps),
+    )
+    return -r.loop_penalty * len(probe.check(action))
+
+
+def premature_final(view: StateView, action: Action, r: RubricParams) -> float:
+    """A final before any file was written gives up on the task."""
+    return -r.premature_final_penalty if isinstance(action, FinalAction) and not view.written else 0.0
+
+
+def blind_write(view: StateView, action: Action, r: RubricParams) -> float:
+    """Writing an existing-looking file that was never read."""
+    if isinstance(action, ToolCallAction) and action.name == "write_file":
+        if _norm(action.args["rel_path"]) not in view.read_sizes:
+            return -r.blind_write_penalty
+    return 0.0
+
+
+def read_after_grep(view: StateView, action: Action, r: RubricParams) -> float:
+    """Reading, with enough context, a file a grep hit pointed at."""
+    if isinstance(action, ToolCallAction) and action.name == "read_file":
+        path = _norm(action.args["rel_path"])
+        size = action.args.get("max_chars", 4000)
+        if path in view.grep_hit_paths and size >= r.min_context_chars:
+            return r.read_after_grep_reward
+    return 0.0
+
+
+def localised_write(view: StateView, action: Action, r: RubricParams) -> float:
+    """Writing a file once the fault is localised: a grep hit it and it was read."""
+    if isinstance(action, ToolCallAction) and action.name == "write_file":
+        path = _norm(action.args["rel_path"])
+        if path in view.grep_hit_paths and path in view.read_sizes:
+            return r.localised_write_reward
+    return 0.0
+
+
+SCORERS = (loop_score, premature_final, blind_write, read_after_grep, localised_write)
+
+
+def score(
+    messages: list[Message], candidate: Message, r: RubricParams, protocol: ToolProtocol = "json"
+) -> float:
+    """Total rubric score of `candidate` as the next message after `messages`."""
+    parsed = parse_action(candidate, protocol)
+    if isinstance(parsed, ParseError):
+        return hard_constraints(parsed, r)
+    view = view_state(messages, protocol)
+    return sum(f(view, parsed, r) for f in SCORERS)

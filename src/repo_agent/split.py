@@ -1,0 +1,41 @@
+"""Split rows by task id, seeded: held-out tasks never appear in a training row."""
+
+from __future__ import annotations
+
+import random
+
+
+class LeakError(Exception):
+    """A held-out task id appears in a training row."""
+
+
+def split_tasks(task_ids: list[str], heldout_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train ids, held-out ids): a seeded shuffle of the sorted ids, at least one of each.
+
+    >>> split_tasks(["a", "b", "c", "d", "e"], 0.2, 0)
+    (['a', 'b', 'c', 'e'], ['d'])
+    """
+    ids = sorted(set(task_ids))
+    if len(ids) < 2:
+        raise ValueError(f"need at least 2 tasks to split, got {len(ids)}")
+    rng = random.Random(seed)
+    shuffled = ids[:]
+    rng.shuffle(shuffled)
+    n_held = min(len(ids) - 1, max(1, round(len(ids) * heldout_fraction)))
+    held = sorted(shuffled[:n_held])
+    train = sorted(shuffled[n_held:])
+    return train, held
+
+
+def group_of(task_id: str) -> str:
+    """Tasks derived from the same program share a group (mutants: `<origin>__<mutation>`)."""
+    return task_id.split("__", 1)[0]
+
+
+def check_no_leak(train_task_ids: set[str], heldout_task_ids: set[str]) -> None:
+    leaked = sorted(train_task_ids & heldout_task_ids)
+    if leaked:
+        raise LeakError(f"held-out task(s) found in training rows: {', '.join(leaked)}")
+    leaked_groups = sorted({group_of(t) for t in train_task_ids} & {group_of(t) for t in heldout_task_ids})
+    if leaked_groups:
+        raise LeakError(f"held-out program(s) found in training rows: {', '.join(leaked_groups)}")

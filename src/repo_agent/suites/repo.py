@@ -1,0 +1,45 @@
+"""Any local repository as one task: the repo as it is, with tests that fail, and no fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from repo_agent.suites import DEFAULT_TEST_CMD, Task, TaskFileError, TaskSpec
+from repo_agent.testrun import run_tests
+from repo_agent.workspace import Workspace
+
+REPO_GOAL = "Fix the failing tests in this repo"
+
+
+def load_repo_task(path: Path, test_cmd: str = DEFAULT_TEST_CMD, timeout_s: float = 120.0) -> Task:
+    """The repository at `path` as a task; its tests must fail now (checked in a copy)."""
+    root = path.expanduser().resolve()
+    if not root.is_dir():
+        raise TaskFileError(f"{path}: not a directory")
+    spec = TaskSpec(
+        id=re.sub(r"[^A-Za-z0-9_.-]", "_", root.name) or "repo",
+        goal=REPO_GOAL,
+        difficulty="medium",
+        category="repo",
+        expected_files=[],
+        test_cmd=test_cmd,
+        timeout_s=timeout_s,
+    )
+    # Tests may write files: run them in a throw-away copy, never in the user's repo.
+    ws = Workspace.create({}, root, prefix="ra-repo-check-")
+    try:
+        outcome = run_tests(ws.root, test_cmd, timeout_s)
+    finally:
+        ws.cleanup()
+    if outcome.timed_out:
+        raise TaskFileError(
+            f"{root}: the tests did not finish within {timeout_s:g}s (`{test_cmd}`); "
+            "narrow --test-cmd to a faster subset"
+        )
+    if outcome.passed:
+        raise TaskFileError(
+            f"{root}: the tests pass (`{test_cmd}`), so there is nothing to fix; "
+            "the repo suite needs a repository with failing tests"
+        )
+    return Task(spec=spec, files={}, fix=None, suite="repo", source_root=root)
