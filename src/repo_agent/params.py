@@ -28,7 +28,11 @@ class SuiteParams(Section):
         default_factory=lambda: ["builtin"], min_length=1
     )
     quixbugs_path: str | None = None
-    mutants_path: str | None = Field(None, description="directory of generated mutant tasks")
+    mutants_path: str | None = Field(
+        None, description="directory of mutant tasks; default: generated into data/mutants"
+    )
+    mutants_per_program: int = Field(3, ge=1, description="mutants generated per program")
+    mutants_seed: int = 0
     tasks: list[str] = Field(default_factory=list, description="restrict to these ids")
     max_tasks: int | None = Field(None, ge=1, description="first N tasks (sorted by id)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 
 class LeakError(Exception):
@@ -39,3 +40,26 @@ def check_no_leak(train_task_ids: set[str], heldout_task_ids: set[str]) -> None:
     leaked_groups = sorted({group_of(t) for t in train_task_ids} & {group_of(t) for t in heldout_task_ids})
     if leaked_groups:
         raise LeakError(f"held-out program(s) found in training rows: {', '.join(leaked_groups)}")
+
+
+def split_rows(
+    sft: list[dict[str, Any]], pairs: list[dict[str, Any]], heldout_fraction: float, seed: int
+) -> dict[str, Any]:
+    """Split provenance rows (`task_id` + `row`) into bare train/held-out rows by program group.
+
+    Raises LeakError if a held-out task id ends up in a training row.
+    """
+    task_ids = sorted({r["task_id"] for r in sft} | {r["task_id"] for r in pairs})
+    groups = sorted({group_of(t) for t in task_ids})
+    _, held_groups = split_tasks(groups, heldout_fraction, seed)
+    heldout = sorted(t for t in task_ids if group_of(t) in set(held_groups))
+    train = sorted(set(task_ids) - set(heldout))
+    out: dict[str, Any] = {"tasks": {"train": train, "heldout": heldout}}
+    for part, ids in (("train", set(train)), ("heldout", set(heldout))):
+        out[part] = {
+            "sft": [r["row"] for r in sft if r["task_id"] in ids],
+            "pairs": [r["row"] for r in pairs if r["task_id"] in ids],
+        }
+    used = {r["task_id"] for r in sft + pairs if r["task_id"] in set(train)}
+    check_no_leak(used, set(heldout))
+    return out

@@ -1,0 +1,70 @@
+"""The eval stage: roll out base, SFT, DPO and the teacher on held-out tasks with equal seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from repo_agent import paths
+from repo_agent.agent import RunSpec
+from repo_agent.evaluate import model_metrics
+from repo_agent.params import Params
+from repo_agent.policies.factory import PolicyConfig, make_policy
+from repo_agent.report import write_report
+from repo_agent.rollout import batch_size_for, pipeline_tasks, record_runs, student_model_path
+from repo_agent.suites import Task
+from repo_agent.traces import TraceWriter, read_trace
+
+
+def model_policy_config(params: Params, model: str) -> PolicyConfig:
+    """How each evaluated model is served: local weights, or the remote fine-tuned name."""
+    if model == "teacher":
+        return params.teacher.model_copy(update={"explore": 0.0, "cache_dir": str(paths.CACHE_EVAL)})
+    student = PolicyConfig(**params.student.model_dump(exclude={"build"}))
+    update: dict[str, Any] = {"temperature": params.eval.temperature, "cache_dir": str(paths.CACHE_EVAL)}
+    if model == "base":
+        update["model"] = student_model_path(params, paths.MODELS_BASE)
+    else:
+        local = paths.MODELS_SFT if model == "sft" else paths.MODELS_DPO
+        remote = local / paths.REMOTE_MODEL_FILE
+        if remote.is_file():
+            info = json.loads(remote.read_text(encoding="utf-8"))
+            update |= {"kind": info["provider"], "model": info["model"]}
+        else:
+            update |= {"kind": "hf", "model": str(local)}
+    return student.model_copy(update=update)
+
+
+def heldout_tasks(params: Params) -> list[Task]:
+    ids = set(json.loads(paths.SPLIT_TASKS.read_text(encoding="utf-8"))["heldout"])
+    return [t for t in pipeline_tasks(params.suite, paths.MUTANTS) if t.id in ids]
+
+
+def run_eval(params: Params) -> dict[str, Any]:
+    """Roll out each model on the held-out tasks; returns metrics/eval.json (one block a model)."""
+    tasks = heldout_tasks(params)
+    if not tasks:
+        raise ValueError(f"{paths.SPLIT_TASKS}: no held-out tasks found in the suite")
+    paths.CACHE_EVAL.mkdir(parents=True, exist_ok=True)
+    ev = params.eval
+    proto = params.agent.tool_protocol
+    metrics: dict[str, Any] = {}
+    traces: dict[str, Path] = {}
+    for model in ev.models:
+        cfg = model_policy_config(params, model)
+        policy = make_policy(cfg, tasks, proto, name=model)
+        trace_path = paths.EVAL_TRACES / f"{model}.jsonl"
+        trace_path.unlink(missing_ok=True)
+        specs = [
+            RunSpec(t, f"{t.id}:{model}:{k}", seed=ev.seed + k, role=model)
+            for t in tasks
+            for k in range(ev.rollouts)
+        ]
+        record_runs(specs, policy, params, TraceWriter(trace_path), f"eval {model}",
+                    batch_size_for(cfg))
+        trace = read_trace(trace_path)
+        metrics[model] = model_metrics([r.result for r in trace.results], trace.steps)
+        traces[model] = trace_path
+    write_report(traces, metrics, ev, paths.REPORTS, paths.PLOTS)
+    return metrics

@@ -1,0 +1,14 @@
+"""Stage `rollout`: teacher and student act on the suite; the teacher labels student states."""
+
+from repo_agent import paths
+from repo_agent.rollout import run_rollout
+from repo_agent.stage_io import stage_params, write_json
+
+if __name__ == "__main__":
+    params = stage_params()
+    for cfg in (params.teacher, params.student):
+        cfg.cache_dir = str(paths.CACHE_ROLLOUT)
+    paths.CACHE_ROLLOUT.mkdir(parents=True, exist_ok=True)
+    paths.MUTANTS.mkdir(parents=True, exist_ok=True)
+    summary = run_rollout(params, paths.TRACES, paths.MODELS_BASE, paths.MUTANTS)
+    write_json(paths.METRICS / "rollout.json", summary)

@@ -1,0 +1,195 @@
+"""Shared fixtures: the builtin suite, a sandbox with an outside sentinel, a QuixBugs fixture."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from repo_agent.suites import Task, load_suite
+from repo_agent.workspace import Workspace
+
+
+@pytest.fixture(scope="session")
+def builtin_tasks() -> list[Task]:
+    return load_suite("builtin")
+
+
+@pytest.fixture(scope="session")
+def task_by_id(builtin_tasks: list[Task]) -> dict[str, Task]:
+    return {t.id: t for t in builtin_tasks}
+
+
+@pytest.fixture(scope="session")
+def bsearch_task(task_by_id: dict[str, Task]) -> Task:
+    return task_by_id["a_binary_search"]
+
+
+@dataclass
+class Sandbox:
+    """A workspace next to an `outside` directory whose files must never change."""
+
+    ws: Workspace
+    outside: Path
+    secret: Path
+
+    def outside_snapshot(self) -> dict[str, bytes]:
+        return {
+            p.relative_to(self.outside).as_posix(): p.read_bytes()
+            for p in sorted(self.outside.rglob("*"))
+            if p.is_file() and not p.is_symlink()
+        }
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text("top secret\n", encoding="utf-8")
+    root = tmp_path / "ws"
+    (root / "pkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pkg" / "mod.py").write_text("def f(x):\n    return x + 1\n", encoding="utf-8")
+    (root / "tests" / "test_mod.py").write_text(
+        "from pkg.mod import f\n\n\ndef test_f():\n    assert f(1) == 2\n", encoding="utf-8"
+    )
+    (root / "README.md").write_text("hello\n", encoding="utf-8")
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+    return Sandbox(Workspace(root), outside, secret)
+
+
+# --- a QuixBugs-shaped checkout, written from scratch (QuixBugs itself is never shipped) ---
+
+QUIX_CONFTEST = """import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--correct", action="store_true")
+    parser.addoption("--runslow", action="store_true")
+
+
+def pytest_configure(config):
+    pytest.use_correct = config.getoption("--correct")
+    pytest.run_slow = config.getoption("--runslow")
+"""
+
+QUIX_LOAD_TESTDATA = """import json
+import pathlib
+
+
+def load_json_testcases(algorithm):
+    root = pathlib.Path(__file__).parent.parent.resolve()
+    path = root / "json_testcases" / f"{algorithm}.json"
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+"""
+
+QUIX_NODE = """class Node:
+    def __init__(self, value=None, successor=None):
+        self.value = value
+        self.successor = successor
+"""
+
+QUIX_GCD_BUGGY = """def gcd(a, b):
+    if b == 0:
+        return b
+    return gcd(b, a % b)
+"""
+
+QUIX_GCD_CORRECT = """def gcd(a, b):
+    if b == 0:
+        return a
+    return gcd(b, a % b)
+"""
+
+QUIX_GCD_TEST = """import pytest
+from load_testdata import load_json_testcases
+
+if pytest.use_correct:
+    from correct_python_programs.gcd import gcd
+else:
+    from python_programs.gcd import gcd
+
+
+testdata = load_json_testcases(gcd.__name__)
+
+
+@pytest.mark.parametrize("input_data,expected", testdata)
+def test_gcd(input_data, expected):
+    assert gcd(*input_data) == expected
+"""
+
+QUIX_LEN_BUGGY = """def list_length(node):
+    count = 0
+    while node.successor is not None:
+        count += 1
+        node = node.successor
+    return count
+"""
+
+QUIX_LEN_CORRECT = """def list_length(node):
+    count = 0
+    while node is not None:
+        count += 1
+        node = node.successor
+    return count
+"""
+
+QUIX_LEN_TEST = """import pytest
+
+from python_programs.node import Node
+
+if pytest.use_correct:
+    from correct_python_programs.list_length import list_length
+else:
+    from python_programs.list_length import list_length
+
+
+def test_three_nodes():
+    assert list_length(Node(1, Node(2, Node(3)))) == 3
+
+
+def test_one_node():
+    assert list_length(Node(1)) == 1
+"""
+
+
+def write_quixbugs(root: Path, with_conftest: bool = True) -> Path:
+    """Write a tiny QuixBugs-layout checkout: 2 tasks, plus programs the loader must skip."""
+    progs = root / "python_programs"
+    correct = root / "correct_python_programs"
+    tests = root / "python_testcases"
+    data = root / "json_testcases"
+    for d in (progs, correct, tests, data):
+        d.mkdir(parents=True, exist_ok=True)
+    files = {
+        progs / "node.py": QUIX_NODE,
+        correct / "node.py": QUIX_NODE,
+        progs / "gcd.py": QUIX_GCD_BUGGY,
+        correct / "gcd.py": QUIX_GCD_CORRECT,
+        tests / "test_gcd.py": QUIX_GCD_TEST,
+        progs / "list_length.py": QUIX_LEN_BUGGY,
+        correct / "list_length.py": QUIX_LEN_CORRECT,
+        tests / "test_list_length.py": QUIX_LEN_TEST,
+        tests / "load_testdata.py": QUIX_LOAD_TESTDATA,
+        # Skipped by the loader: no test file, and no correct version.
+        progs / "untested.py": "def untested():\n    return 1\n",
+        correct / "untested.py": "def untested():\n    return 2\n",
+        progs / "orphan.py": "def orphan():\n    return 1\n",
+        tests / "test_orphan.py": "def test_orphan():\n    assert False\n",
+        data / "gcd.json": "\n".join(json.dumps(c) for c in [[[12, 8], 4], [[35, 21], 7]]) + "\n",
+    }
+    if with_conftest:
+        files[root / "conftest.py"] = QUIX_CONFTEST
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def quixbugs_root(tmp_path: Path) -> Path:
+    return write_quixbugs(tmp_path / "QuixBugs")

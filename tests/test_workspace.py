@@ -1,0 +1,386 @@
+"""The sandbox: hostile tool inputs give clear errors and never touch anything outside."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Sandbox
+
+from repo_agent.tools import ToolLimits, execute_tool
+from repo_agent.workspace import Workspace, WorkspaceError
+
+Setup = Callable[[Sandbox], None]
+
+
+def nothing(_: Sandbox) -> None:
+    pass
+
+
+def link(name: str, target: Callable[[Sandbox], str | Path]) -> Setup:
+    def setup(sb: Sandbox) -> None:
+        dest = sb.ws.root / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target(sb), dest)
+
+    return setup
+
+
+def write_bytes(name: str, data: bytes) -> Setup:
+    def setup(sb: Sandbox) -> None:
+        (sb.ws.root / name).write_bytes(data)
+
+    return setup
+
+
+def link_loop(sb: Sandbox) -> None:
+    os.symlink("loop_b", sb.ws.root / "loop_a")
+    os.symlink("loop_a", sb.ws.root / "loop_b")
+
+
+def secret(sb: Sandbox) -> Path:
+    return sb.secret
+
+
+def outside_dir(sb: Sandbox) -> Path:
+    return sb.outside
+
+
+def outside_new(sb: Sandbox) -> Path:
+    return sb.outside / "created_through_link.txt"
+
+
+SECRET_REL = "../outside/secret.txt"
+
+# (id, setup, tool, args, words expected in the error)
+HOSTILE: list[tuple[str, Setup, str, dict, tuple[str, ...]]] = [
+    ("dotdot_read", nothing, "read_file", {"rel_path": SECRET_REL}, ("'..'",)),
+    ("dotdot_inner", nothing, "read_file", {"rel_path": "pkg/../../outside/secret.txt"}, ("'..'",)),
+    ("dotdot_spaces", nothing, "read_file", {"rel_path": "  ../outside/secret.txt "}, ("'..'",)),
+    (
+        "dotdot_write",
+        nothing,
+        "write_file",
+        {"rel_path": SECRET_REL, "content": "pwned"},
+        ("'..'",),
+    ),
+    ("dotdot_list", nothing, "list_files", {"rel_dir": ".."}, ("'..'",)),
+    ("dotdot_grep", nothing, "grep", {"pattern": "secret", "rel_dir": "../outside"}, ("'..'",)),
+    ("backslash_dotdot", nothing, "read_file", {"rel_path": "..\\outside\\secret.txt"}, ("'..'",)),
+    (
+        "backslash_inner",
+        nothing,
+        "write_file",
+        {"rel_path": "pkg\\..\\..\\x", "content": "x"},
+        ("'..'",),
+    ),
+    ("absolute_read", nothing, "read_file", {"rel_path": "/etc/passwd"}, ("absolute",)),
+    (
+        "absolute_write",
+        nothing,
+        "write_file",
+        {"rel_path": "/tmp/ra-pwned.txt", "content": "x"},
+        ("absolute",),
+    ),
+    ("absolute_list", nothing, "list_files", {"rel_dir": "/"}, ("absolute",)),
+    ("home_tilde", nothing, "read_file", {"rel_path": "~/.bashrc"}, ("absolute",)),
+    ("home_tilde_user", nothing, "list_files", {"rel_dir": "~root"}, ("absolute",)),
+    ("windows_drive", nothing, "read_file", {"rel_path": "C:\\Windows\\win.ini"}, ("absolute",)),
+    (
+        "windows_drive_fwd",
+        nothing,
+        "write_file",
+        {"rel_path": "c:/evil.py", "content": "x"},
+        ("absolute",),
+    ),
+    ("windows_unc", nothing, "read_file", {"rel_path": "\\\\server\\share\\x"}, ("absolute",)),
+    ("nul_byte", nothing, "read_file", {"rel_path": "pkg/mod.py\x00.txt"}, ("NUL",)),
+    ("nul_byte_write", nothing, "write_file", {"rel_path": "a\x00b", "content": "x"}, ("NUL",)),
+    (
+        "link_to_etc_passwd",
+        link("passwd", lambda sb: "/etc/passwd"),
+        "read_file",
+        {"rel_path": "passwd"},
+        ("outside",),
+    ),
+    ("link_to_secret", link("s.txt", secret), "read_file", {"rel_path": "s.txt"}, ("outside",)),
+    (
+        "linked_dir_read",
+        link("out", outside_dir),
+        "read_file",
+        {"rel_path": "out/secret.txt"},
+        ("outside",),
+    ),
+    ("linked_dir_list", link("out", outside_dir), "list_files", {"rel_dir": "out"}, ("outside",)),
+    (
+        "linked_dir_grep",
+        link("out", outside_dir),
+        "grep",
+        {"pattern": "secret", "rel_dir": "out"},
+        ("outside",),
+    ),
+    (
+        "linked_dir_write_new",
+        link("out", outside_dir),
+        "write_file",
+        {"rel_path": "out/new.txt", "content": "x"},
+        ("outside",),
+    ),
+    (
+        "linked_dir_write_deep",
+        link("out", outside_dir),
+        "write_file",
+        {"rel_path": "out/a/b/c.txt", "content": "x"},
+        ("outside",),
+    ),
+    (
+        "write_through_link",
+        link("s.txt", secret),
+        "write_file",
+        {"rel_path": "s.txt", "content": "pwned"},
+        ("outside",),
+    ),
+    (
+        "write_dangling_link",
+        link("d.txt", outside_new),
+        "write_file",
+        {"rel_path": "d.txt", "content": "x"},
+        ("outside",),
+    ),
+    (
+        "nested_link_write",
+        link("pkg/up", lambda sb: "../.."),
+        "write_file",
+        {"rel_path": "pkg/up/outside/secret.txt", "content": "x"},
+        ("outside",),
+    ),
+    ("link_loop_read", link_loop, "read_file", {"rel_path": "loop_a"}, ("loop",)),
+    ("link_loop_write", link_loop, "write_file", {"rel_path": "loop_b", "content": "x"}, ("loop",)),
+    ("git_read", nothing, "read_file", {"rel_path": ".git/config"}, (".git",)),
+    ("git_dot_slash", nothing, "read_file", {"rel_path": "./.git/config"}, (".git",)),
+    (
+        "git_write",
+        nothing,
+        "write_file",
+        {"rel_path": ".git/hooks/post-checkout", "content": "#!/bin/sh"},
+        (".git",),
+    ),
+    ("git_list", nothing, "list_files", {"rel_dir": ".git"}, (".git",)),
+    ("git_grep", nothing, "grep", {"pattern": "core", "rel_dir": ".git"}, (".git",)),
+    (
+        "oversize_write",
+        nothing,
+        "write_file",
+        {"rel_path": "big.py", "content": "x" * 200_001},
+        ("limit",),
+    ),
+    (
+        "oversize_multibyte",
+        nothing,
+        "write_file",
+        {"rel_path": "big.py", "content": "é" * 100_001},
+        ("limit",),
+    ),
+    (
+        "binary_read",
+        write_bytes("blob.bin", b"\x7fELF\x00\x01\x02" * 50),
+        "read_file",
+        {"rel_path": "blob.bin"},
+        ("binary",),
+    ),
+    (
+        "non_utf8_read",
+        write_bytes("latin.py", "café = 1\n".encode("latin-1")),
+        "read_file",
+        {"rel_path": "latin.py"},
+        ("UTF-8",),
+    ),
+    ("invalid_regex", nothing, "grep", {"pattern": "def (unclosed"}, ("regular expression",)),
+    ("invalid_regex_class", nothing, "grep", {"pattern": "[a-"}, ("regular expression",)),
+    (
+        "regex_repeat_overflow",
+        nothing,
+        "grep",
+        {"pattern": "a{4294967296}"},
+        ("regular expression",),
+    ),
+    (
+        "regex_too_deep",
+        nothing,
+        "grep",
+        {"pattern": "(" * 2000 + ")" * 2000},
+        ("regular expression",),
+    ),
+    (
+        "max_chars_zero",
+        nothing,
+        "read_file",
+        {"rel_path": "pkg/mod.py", "max_chars": 0},
+        ("max_chars",),
+    ),
+    (
+        "max_chars_negative",
+        nothing,
+        "read_file",
+        {"rel_path": "pkg/mod.py", "max_chars": -5},
+        ("max_chars",),
+    ),
+    ("max_hits_zero", nothing, "grep", {"pattern": "def", "max_hits": 0}, ("max_hits",)),
+    ("read_directory", nothing, "read_file", {"rel_path": "pkg"}, ("directory",)),
+    ("read_root", nothing, "read_file", {"rel_path": "."}, ("directory",)),
+    ("write_root_dot", nothing, "write_file", {"rel_path": ".", "content": "x"}, ("directory",)),
+    ("write_root_empty", nothing, "write_file", {"rel_path": "", "content": "x"}, ("directory",)),
+    (
+        "write_directory",
+        nothing,
+        "write_file",
+        {"rel_path": "pkg/", "content": "x"},
+        ("directory",),
+    ),
+    (
+        "write_through_file",
+        nothing,
+        "write_file",
+        {"rel_path": "pkg/mod.py/inner.py", "content": "x"},
+        ("pkg/mod.py",),
+    ),
+    (
+        "name_too_long",
+        nothing,
+        "write_file",
+        {"rel_path": "x" * 300 + ".py", "content": "x"},
+        ("too long",),
+    ),
+    (
+        "lone_surrogate",
+        nothing,
+        "write_file",
+        {"rel_path": "a.py", "content": "\ud800"},
+        ("Unicode",),
+    ),
+    ("missing_file", nothing, "read_file", {"rel_path": "nope.py"}, ("no such file",)),
+    ("missing_dir", nothing, "list_files", {"rel_dir": "nope"}, ("no such directory",)),
+    ("url_path", nothing, "read_file", {"rel_path": "file:///etc/passwd"}, ("no such file",)),
+    ("unknown_tool", nothing, "run_shell", {"cmd": "cat /etc/passwd"}, ("unknown tool",)),
+]
+
+
+def outside_state(sb: Sandbox) -> dict[str, bytes]:
+    return sb.outside_snapshot()
+
+
+@pytest.mark.parametrize(
+    ("setup", "tool", "args", "words"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE]
+)
+def test_hostile_input_is_a_clear_error(
+    sandbox: Sandbox, setup: Setup, tool: str, args: dict, words: tuple[str, ...]
+) -> None:
+    setup(sandbox)
+    before = outside_state(sandbox)
+    listing_before = sorted(p.name for p in sandbox.outside.iterdir())
+    result = execute_tool(sandbox.ws, tool, args)
+    assert result.ok is False
+    assert result.text.startswith("error:"), result.text
+    for word in words:
+        assert word in result.text, result.text
+    assert outside_state(sandbox) == before
+    assert sorted(p.name for p in sandbox.outside.iterdir()) == listing_before
+    assert sandbox.secret.read_text(encoding="utf-8") == "top secret\n"
+    assert not Path("/tmp/ra-pwned.txt").exists()
+
+
+def test_at_least_twenty_hostile_inputs() -> None:
+    assert len(HOSTILE) >= 20
+    assert len({c[0] for c in HOSTILE}) == len(HOSTILE)
+
+
+def test_error_messages_do_not_leak_host_paths(sandbox: Sandbox) -> None:
+    link("s.txt", secret)(sandbox)
+    for tool, args in [
+        ("read_file", {"rel_path": "s.txt"}),
+        ("write_file", {"rel_path": "pkg/mod.py/x.py", "content": "x"}),
+        ("read_file", {"rel_path": "nope.py"}),
+    ]:
+        text = execute_tool(sandbox.ws, tool, args).text
+        assert str(sandbox.ws.root) not in text and str(sandbox.outside) not in text, text
+
+
+def test_outbound_links_are_not_listed_or_searched(sandbox: Sandbox) -> None:
+    link("s.txt", secret)(sandbox)
+    link("out", outside_dir)(sandbox)
+    link("passwd", lambda sb: "/etc/passwd")(sandbox)
+    link_loop(sandbox)
+    listing = execute_tool(sandbox.ws, "list_files", {})
+    assert listing.ok
+    assert listing.text.splitlines() == ["README.md", "pkg/mod.py", "tests/test_mod.py"]
+    found = execute_tool(sandbox.ws, "grep", {"pattern": "secret|root:"})
+    assert found.ok and found.text == "(no matches)"
+
+
+def test_inward_links_work(sandbox: Sandbox) -> None:
+    link("alias.py", lambda sb: "pkg/mod.py")(sandbox)
+    assert execute_tool(sandbox.ws, "read_file", {"rel_path": "alias.py"}).text.startswith("def f")
+    assert "alias.py" in execute_tool(sandbox.ws, "list_files", {}).text
+
+
+def test_catastrophic_regex_on_bounded_input_finishes(sandbox: Sandbox) -> None:
+    (sandbox.ws.root / "evil.txt").write_text("a" * 18 + "!\n", encoding="utf-8")
+    start = time.monotonic()
+    result = execute_tool(sandbox.ws, "grep", {"pattern": r"^(a+)+$"})
+    assert time.monotonic() - start < 10
+    assert result.ok and result.text == "(no matches)"
+
+
+def test_grep_on_a_huge_tree_notes_the_file_limit(tmp_path: Path) -> None:
+    root = tmp_path / "huge"
+    for d in range(30):
+        sub = root / f"d{d:02d}"
+        sub.mkdir(parents=True)
+        for f in range(100):
+            (sub / f"f{f:03d}.py").write_text(f"value = {d * 100 + f}\n", encoding="utf-8")
+    ws = Workspace(root)
+    limits = ToolLimits()
+    result = execute_tool(ws, "grep", {"pattern": "value = 2999$"}, limits)
+    assert result.ok
+    assert f"(note: searched only the first {limits.max_grep_files} files)" in result.text
+    many = execute_tool(ws, "grep", {"pattern": "value"}, limits)
+    assert many.ok and f"(stopped at max_hits={limits.default_grep_hits})" in many.text
+    listing = execute_tool(ws, "list_files", {}, limits)
+    assert listing.ok and listing.text.endswith("... (more files not shown)")
+    assert len(listing.text.splitlines()) == limits.max_list_entries + 1
+
+
+def test_resolve_rejects_non_strings(sandbox: Sandbox) -> None:
+    with pytest.raises(WorkspaceError, match="string"):
+        sandbox.ws.resolve(5)  # type: ignore[arg-type]
+    assert sandbox.ws.resolve("") == sandbox.ws.root
+    assert sandbox.ws.resolve("./pkg/") == sandbox.ws.root / "pkg"
+
+
+def test_create_copies_files_and_skips_vcs_dirs(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / ".git").mkdir(parents=True)
+    (src / ".git" / "HEAD").write_text("ref", encoding="utf-8")
+    (src / ".venv" / "lib").mkdir(parents=True)
+    (src / ".venv" / "lib" / "x.py").write_text("x", encoding="utf-8")
+    (src / "pkg.egg-info").mkdir()
+    (src / "pkg.egg-info" / "PKG-INFO").write_text("x", encoding="utf-8")
+    (src / "__pycache__").mkdir()
+    (src / "__pycache__" / "m.pyc").write_bytes(b"\x00")
+    (src / "m.py").write_text("m = 1\n", encoding="utf-8")
+    extra = tmp_path / "extra.py"
+    extra.write_text("e = 1\n", encoding="utf-8")
+    ws = Workspace.create({"sub/extra.py": extra}, source_root=src)
+    try:
+        assert ws.root != src.resolve()
+        assert ws.list_files(".") == ["m.py", "sub/extra.py"]
+        assert not (ws.root / ".git").exists() and not (ws.root / ".venv").exists()
+        assert ws.snapshot() == {"m.py": "m = 1\n", "sub/extra.py": "e = 1\n"}
+        ws.write_text("m.py", "m = 2\n")
+        assert (src / "m.py").read_text(encoding="utf-8") == "m = 1\n"  # the source is untouched
+    finally:
+        ws.cleanup()
+    assert not ws.root.exists()
