@@ -19,10 +19,10 @@ repro: $(VENV_STAMP)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
 test: $(VENV_STAMP)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --durations=15
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 test-fast: $(VENV_STAMP)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 -m "not slow"
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile -m "not slow"
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check src tests stages benchmarks

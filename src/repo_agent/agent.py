@@ -249,8 +249,10 @@ class Episode:
             except Exception:  # noqa: BLE001 - a deleted or binary file shows as empty
                 after = ""
             chunks += difflib.unified_diff(
-                before.splitlines(keepends=True), after.splitlines(keepends=True),
-                fromfile=f"a/{rel}", tofile=f"b/{rel}",
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=f"a/{rel}",
+                tofile=f"b/{rel}",
             )
         return "".join(chunks)
 

@@ -84,8 +84,11 @@ def tasks_validate(
     for v in results:
         fix = "-" if v.fix_passes is None else ("yes" if v.fix_passes else "[red]no[/red]")
         table.add_row(
-            v.task_id, "yes" if v.buggy_fails else "[red]no[/red]", fix,
-            f"{v.duration_s:.1f}", v.problem or "",
+            v.task_id,
+            "yes" if v.buggy_fails else "[red]no[/red]",
+            fix,
+            f"{v.duration_s:.1f}",
+            v.problem or "",
         )
     console.print(table)
     bad = [v for v in results if not v.ok]
@@ -139,17 +142,25 @@ def summarize(results: list[RunResult], title: str) -> Table:
         table.add_column(col)
     for r in results:
         table.add_row(
-            r.task_id, r.run_id.rsplit(":", 1)[-1], "yes" if r.success else "[red]no[/red]",
-            str(r.steps), str(r.parse_errors), str(r.loop_detections), r.error or "",
+            r.task_id,
+            r.run_id.rsplit(":", 1)[-1],
+            "yes" if r.success else "[red]no[/red]",
+            str(r.steps),
+            str(r.parse_errors),
+            str(r.loop_detections),
+            r.error or "",
         )
     if results:
         rate = sum(r.success for r in results) / len(results)
         table.add_section()
         table.add_row(
-            "TOTAL", str(len(results)), f"{rate:.0%}",
+            "TOTAL",
+            str(len(results)),
+            f"{rate:.0%}",
             f"{statistics.mean(r.steps for r in results):.2f}",
             str(sum(r.parse_errors for r in results)),
-            str(sum(r.loop_detections for r in results)), "",
+            str(sum(r.loop_detections for r in results)),
+            "",
         )
     return table
 

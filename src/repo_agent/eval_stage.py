@@ -20,9 +20,14 @@ from repo_agent.traces import TraceWriter, read_trace
 def model_policy_config(params: Params, model: str) -> PolicyConfig:
     """How each evaluated model is served: local weights, or the remote fine-tuned name."""
     if model == "teacher":
-        return params.teacher.model_copy(update={"explore": 0.0, "cache_dir": str(paths.CACHE_EVAL)})
+        return params.teacher.model_copy(
+            update={"explore": 0.0, "cache_dir": str(paths.CACHE_EVAL)}
+        )
     student = PolicyConfig(**params.student.model_dump(exclude={"build"}))
-    update: dict[str, Any] = {"temperature": params.eval.temperature, "cache_dir": str(paths.CACHE_EVAL)}
+    update: dict[str, Any] = {
+        "temperature": params.eval.temperature,
+        "cache_dir": str(paths.CACHE_EVAL),
+    }
     if model == "base":
         update["model"] = student_model_path(params, paths.MODELS_BASE)
     else:
@@ -61,8 +66,9 @@ def run_eval(params: Params) -> dict[str, Any]:
             for t in tasks
             for k in range(ev.rollouts)
         ]
-        record_runs(specs, policy, params, TraceWriter(trace_path), f"eval {model}",
-                    batch_size_for(cfg))
+        record_runs(
+            specs, policy, params, TraceWriter(trace_path), f"eval {model}", batch_size_for(cfg)
+        )
         trace = read_trace(trace_path)
         metrics[model] = model_metrics([r.result for r in trace.results], trace.steps)
         traces[model] = trace_path

@@ -10,8 +10,16 @@ from collections.abc import Callable
 from repo_agent.records import ResultLine, RunResult, StepRecord
 
 METRIC_NAMES = (
-    "runs", "steps", "parse_errors", "parse_error_rate", "loop_detections", "loops_per_run",
-    "avg_steps", "write_file_rate", "success_rate", "tool_call_validity",
+    "runs",
+    "steps",
+    "parse_errors",
+    "parse_error_rate",
+    "loop_detections",
+    "loops_per_run",
+    "avg_steps",
+    "write_file_rate",
+    "success_rate",
+    "tool_call_validity",
 )
 
 
@@ -48,7 +56,9 @@ RUN_METRICS: dict[str, Callable[[list[RunResult]], float]] = {
     "write_file_rate": lambda rs: sum(map(reached_write, rs)) / len(rs),
     "avg_steps": lambda rs: statistics.mean(r.steps for r in rs),
     "loops_per_run": lambda rs: statistics.mean(r.loop_detections for r in rs),
-    "parse_error_rate": lambda rs: sum(r.parse_errors for r in rs) / max(1, sum(r.steps for r in rs)),
+    "parse_error_rate": lambda rs: (
+        sum(r.parse_errors for r in rs) / max(1, sum(r.steps for r in rs))
+    ),
 }
 
 
@@ -59,9 +69,7 @@ def bootstrap_ci(
     if not results:
         return (0.0, 0.0)
     rng = random.Random(seed)
-    values = sorted(
-        metric([rng.choice(results) for _ in results]) for _ in range(samples)
-    )
+    values = sorted(metric([rng.choice(results) for _ in results]) for _ in range(samples))
     return values[int(0.025 * (samples - 1))], values[int(0.975 * (samples - 1))]
 
 
@@ -81,7 +89,9 @@ def breakdown(results: list[RunResult], key: str) -> dict[str, dict[str, float]]
     }
 
 
-def failure_reasons(results: list[RunResult], steps: list[StepRecord], top: int = 5) -> list[tuple[str, int]]:
+def failure_reasons(
+    results: list[RunResult], steps: list[StepRecord], top: int = 5
+) -> list[tuple[str, int]]:
     """The most common reasons runs failed: run errors and parse-error codes."""
     reasons: Counter[str] = Counter()
     for r in results:

@@ -66,11 +66,17 @@ def run_finetune(params: Params) -> dict[str, Any]:
     _write_curve(paths.PLOTS / "dpo_curve.csv", dpo["curve"])
     _plot_curves(sft["curve"], dpo["curve"], paths.REPORTS / "train_curves.png")
     metrics = {
-        "sft": {"rows": sft["rows"], **_first_last(sft["curve"], "loss"),
-                **_first_last(sft["curve"], "mean_token_accuracy")},
-        "dpo": {"rows": dpo["rows"], **_first_last(dpo["curve"], "loss"),
-                **_first_last(dpo["curve"], "rewards/accuracies"),
-                **_first_last(dpo["curve"], "rewards/margins")},
+        "sft": {
+            "rows": sft["rows"],
+            **_first_last(sft["curve"], "loss"),
+            **_first_last(sft["curve"], "mean_token_accuracy"),
+        },
+        "dpo": {
+            "rows": dpo["rows"],
+            **_first_last(dpo["curve"], "loss"),
+            **_first_last(dpo["curve"], "rewards/accuracies"),
+            **_first_last(dpo["curve"], "rewards/margins"),
+        },
     }
     (paths.MODELS_SFT / "train_info.json").write_text(json.dumps(metrics["sft"]) + "\n")
     return metrics

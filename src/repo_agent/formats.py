@@ -90,9 +90,10 @@ def dump_messages(messages: list[Message]) -> list[dict[str, Any]]:
 def sft_to_trl(row: dict[str, Any]) -> dict[str, Any]:
     """SFT chat row → TRL conversational prompt/completion (loss on the last action only).
 
-    >>> sft_to_trl({"messages": [{"role": "user", "content": "q"},
-    ...                          {"role": "assistant", "content": "a"}]})
-    {'prompt': [{'role': 'user', 'content': 'q'}], 'completion': [{'role': 'assistant', 'content': 'a'}]}
+    >>> out = sft_to_trl({"messages": [{"role": "user", "content": "q"},
+    ...                                {"role": "assistant", "content": "a"}]})
+    >>> out["prompt"], out["completion"]
+    ([{'role': 'user', 'content': 'q'}], [{'role': 'assistant', 'content': 'a'}])
     """
     msgs = row["messages"]
     return {"prompt": msgs[:-1], "completion": msgs[-1:]}

@@ -53,7 +53,12 @@ def student_reason(step: StepRecord) -> str:
 
 
 def _pair(
-    task_id: str, state: list[Message], good: Message, bad: Message, source: str, reason: str,
+    task_id: str,
+    state: list[Message],
+    good: Message,
+    bad: Message,
+    source: str,
+    reason: str,
     rubric: RubricParams,
 ) -> tuple[PairExample | None, float]:
     margin = score(state, good, rubric) - score(state, bad, rubric)
@@ -99,8 +104,12 @@ def build_pairs(
             if (step.raw_output.content or "") == (good.content or ""):
                 continue
             reason = student_reason(step)
-            add(_pair(step.task_id, step.messages, good, step.raw_output, "student", reason,
-                      rubric), reason)
+            add(
+                _pair(
+                    step.task_id, step.messages, good, step.raw_output, "student", reason, rubric
+                ),
+                reason,
+            )
 
     kept_steps = [s for s in teacher_steps if keep_step(s)]
     for step in kept_steps:
@@ -117,8 +126,12 @@ def build_pairs(
             if content is None:
                 continue
             bad = Message(role="assistant", content=content)
-            add(_pair(step.task_id, step.messages, step.raw_output, bad, "corruption", name,
-                      rubric), name)
+            add(
+                _pair(
+                    step.task_id, step.messages, step.raw_output, bad, "corruption", name, rubric
+                ),
+                name,
+            )
             made += 1
 
     margins = [p.margin for p in pairs]

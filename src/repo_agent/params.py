@@ -90,13 +90,25 @@ class PairParams(Section):
     use_student: bool = True
     corruptions: list[
         Literal[
-            "broken_json", "unknown_tool", "missing_arg", "exact_repeat", "tiny_reread",
-            "repeated_grep", "premature_final", "write_before_read",
+            "broken_json",
+            "unknown_tool",
+            "missing_arg",
+            "exact_repeat",
+            "tiny_reread",
+            "repeated_grep",
+            "premature_final",
+            "write_before_read",
         ]
     ] = Field(
         default_factory=lambda: [
-            "broken_json", "unknown_tool", "missing_arg", "exact_repeat", "tiny_reread",
-            "repeated_grep", "premature_final", "write_before_read",
+            "broken_json",
+            "unknown_tool",
+            "missing_arg",
+            "exact_repeat",
+            "tiny_reread",
+            "repeated_grep",
+            "premature_final",
+            "write_before_read",
         ]
     )
     corruptions_per_step: int = Field(2, ge=0)

@@ -46,7 +46,10 @@ class RunCounter:
 
 
 def tracked(
-    bar: Progress, description: str, total: int, sink: Callable[[list[StepRecord], ResultLine], None]
+    bar: Progress,
+    description: str,
+    total: int,
+    sink: Callable[[list[StepRecord], ResultLine], None],
 ) -> tuple[RunCounter, Callable[[list[StepRecord], ResultLine], None]]:
     """A bar row plus an on_done callback that records a run, then advances the bar."""
     counter = RunCounter()

@@ -21,14 +21,12 @@ EXPECTED_SHAPE = (
     'or {"type":"final","summary":"..."}'
 )
 
+# Short on purpose: every SFT row and every student step pays for it in tokens.
 SYSTEM_PROMPT_JSON = (
-    "You fix bugs in a small repository using tools. Reply with exactly one JSON object "
-    "and nothing else: "
-    '{"type":"tool_call","name":NAME,"args":{...}} or {"type":"final","summary":TEXT}. '
-    "Tools: list_files(rel_dir), read_file(rel_path, max_chars), "
-    "grep(pattern, rel_dir, max_hits), write_file(rel_path, content) with the full new file. "
-    'Any call may add "thought". Explore, grep to localise, read the file, write the fix, '
-    "then final."
+    "Fix the bug. Reply with one JSON object only: "
+    '{"type":"tool_call","name":N,"args":{...}} or {"type":"final","summary":S}. '
+    "Tools: list_files(rel_dir) read_file(rel_path,max_chars) grep(pattern,rel_dir,max_hits) "
+    'write_file(rel_path,content). Args may add "thought".'
 )
 
 SYSTEM_PROMPT_NATIVE = (
@@ -116,9 +114,7 @@ def validate_tool_call(name: Any, args: Any) -> ToolCallAction | ParseError:
             return ParseError(ParseErrorCode.UNKNOWN_ARG, f"{name} has no argument {key!r}")
         ok = isinstance(value, arg.type) and not (arg.type is int and isinstance(value, bool))
         if not ok:
-            return ParseError(
-                ParseErrorCode.BAD_ARG_TYPE, f"'{key}' must be {arg.type.__name__}"
-            )
+            return ParseError(ParseErrorCode.BAD_ARG_TYPE, f"'{key}' must be {arg.type.__name__}")
     return ToolCallAction(name=name, args=dict(args))
 
 
@@ -236,8 +232,12 @@ def fit_context(messages: list[Message], max_chars: int) -> list[Message]:
     """
 
     def size(ms: list[Message]) -> int:
-        return sum(len(m.content or "") + len(json.dumps([c.model_dump() for c in m.tool_calls]))
-                   if m.tool_calls else len(m.content or "") for m in ms)
+        return sum(
+            len(m.content or "") + len(json.dumps([c.model_dump() for c in m.tool_calls]))
+            if m.tool_calls
+            else len(m.content or "")
+            for m in ms
+        )
 
     head, tail = messages[:2], messages[2:]
     while tail and size(head) + size(tail) > max_chars:
@@ -254,7 +254,7 @@ def parse_observation(message: Message) -> tuple[str, str] | None:
     if message.role != "user" or not content.startswith(TOOL_RESULT_PREFIX):
         return None
     first, _, rest = content.partition("\n")
-    return first[len(TOOL_RESULT_PREFIX):].strip(), rest
+    return first[len(TOOL_RESULT_PREFIX) :].strip(), rest
 
 
 def executed_calls(

@@ -13,7 +13,12 @@ from repo_agent.params import EvalParams
 from repo_agent.traces import read_trace
 
 TABLE_METRICS = (
-    "runs", "parse_error_rate", "loops_per_run", "avg_steps", "write_file_rate", "success_rate",
+    "runs",
+    "parse_error_rate",
+    "loops_per_run",
+    "avg_steps",
+    "write_file_rate",
+    "success_rate",
     "tool_call_validity",
 )
 
@@ -29,10 +34,13 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def write_report(
-    traces: dict[str, Path], metrics: dict[str, dict[str, float]], ev: EvalParams,
-    reports: Path, plots: Path,
+    traces: dict[str, Path],
+    metrics: dict[str, dict[str, float]],
+    ev: EvalParams,
+    reports: Path,
+    plots: Path,
 ) -> None:
-    """Write reports/eval.md, reports/eval.html, plots/eval_metrics.csv, reports/eval_metrics.png."""
+    """Write eval.md, eval.html, eval_metrics.png to `reports` and eval_metrics.csv to `plots`."""
     reports.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     data = {m: read_trace(p) for m, p in traces.items()}
@@ -47,36 +55,59 @@ def write_report(
     if base is not None:
         drows = [
             [m, *(f"{metrics[m][k] - base[k]:+.3f}" for k in TABLE_METRICS[1:])]
-            for m in models if m != "base"
+            for m in models
+            if m != "base"
         ]
-        sections += ["## Change vs base", "", markdown_table(["model", *TABLE_METRICS[1:]], drows), ""]
+        sections += [
+            "## Change vs base",
+            "",
+            markdown_table(["model", *TABLE_METRICS[1:]], drows),
+            "",
+        ]
     ci_rows = []
     for m in models:
         cells = [m]
-        for name, fn in RUN_METRICS.items():
+        for fn in RUN_METRICS.values():
             lo, hi = bootstrap_ci(results[m], fn, ev.bootstrap_samples, ev.seed)
             cells.append(f"[{lo:.2f}, {hi:.2f}]")
         ci_rows.append(cells)
     sections += [
-        f"## Bootstrap 95% intervals ({ev.bootstrap_samples} resamples of runs)", "",
-        markdown_table(["model", *RUN_METRICS], ci_rows), "",
+        f"## Bootstrap 95% intervals ({ev.bootstrap_samples} resamples of runs)",
+        "",
+        markdown_table(["model", *RUN_METRICS], ci_rows),
+        "",
     ]
     for key in ("category", "difficulty"):
         brows = []
         for m in models:
             for group, vals in breakdown(results[m], key).items():
-                brows.append([m, group, str(vals["runs"]), _fmt(vals["success_rate"]),
-                              _fmt(vals["write_file_rate"]), _fmt(vals["parse_error_rate"])])
+                brows.append(
+                    [
+                        m,
+                        group,
+                        str(vals["runs"]),
+                        _fmt(vals["success_rate"]),
+                        _fmt(vals["write_file_rate"]),
+                        _fmt(vals["parse_error_rate"]),
+                    ]
+                )
         sections += [
-            f"## By {key}", "",
-            markdown_table(["model", key, "runs", "success", "write_file", "parse_err"], brows), "",
+            f"## By {key}",
+            "",
+            markdown_table(["model", key, "runs", "success", "write_file", "parse_err"], brows),
+            "",
         ]
     frows = [
         [m, reason, str(n)]
         for m in models
         for reason, n in failure_reasons(results[m], data[m].steps)
     ]
-    sections += ["## Top failure reasons", "", markdown_table(["model", "reason", "count"], frows), ""]
+    sections += [
+        "## Top failure reasons",
+        "",
+        markdown_table(["model", "reason", "count"], frows),
+        "",
+    ]
     text = "\n".join(sections)
     (reports / "eval.md").write_text(text, encoding="utf-8")
     (reports / "eval.html").write_text(_html(text), encoding="utf-8")
@@ -86,18 +117,24 @@ def write_report(
 
 def _html(markdown: str) -> str:
     """A self-contained HTML rendering of the Markdown tables (no network needed)."""
-    out = ["<!doctype html><meta charset='utf-8'><title>repo-agent eval</title>",
-           "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;"
-           "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-           "td:first-child,th:first-child{text-align:left}</style>",
-           "<img src='eval_metrics.png' alt='metrics by model'>"]
+    out = [
+        "<!doctype html><meta charset='utf-8'><title>repo-agent eval</title>",
+        "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}</style>",
+        "<img src='eval_metrics.png' alt='metrics by model'>",
+    ]
     table: list[list[str]] = []
 
     def flush() -> None:
         if table:
             head, *body = table
-            out.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>")
-            out.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+            out.append(
+                "<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"
+            )
+            out.extend(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
+            )
             out.append("</table>")
             table.clear()
 
@@ -131,7 +168,13 @@ def _plot_bars(metrics: dict[str, dict[str, Any]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ["parse_error_rate", "write_file_rate", "success_rate", "tool_call_validity", "loops_per_run"]
+    keys = [
+        "parse_error_rate",
+        "write_file_rate",
+        "success_rate",
+        "tool_call_validity",
+        "loops_per_run",
+    ]
     fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 3))
     for ax, k in zip(axes, keys, strict=True):
         ax.bar(list(metrics), [metrics[m][k] for m in metrics], color="#4472c4")

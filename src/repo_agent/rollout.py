@@ -32,7 +32,9 @@ def pipeline_tasks(suite: SuiteParams, mutants_dir: Path) -> list[Task]:
             path = Path(suite.mutants_path) if suite.mutants_path else mutants_dir
             tasks += ensure_mutant_suite(path, suite.mutants_per_program, suite.mutants_seed)
         elif name == "quixbugs":
-            tasks += load_suite("quixbugs", Path(suite.quixbugs_path) if suite.quixbugs_path else None)
+            tasks += load_suite(
+                "quixbugs", Path(suite.quixbugs_path) if suite.quixbugs_path else None
+            )
         else:
             tasks += load_suite(name)
     tasks = sorted(tasks, key=lambda t: t.id)
@@ -49,7 +51,11 @@ def batch_size_for(config: PolicyConfig) -> int:
 
 
 def record_runs(
-    specs: list[RunSpec], policy: Policy, params: Params, writer: TraceWriter, label: str,
+    specs: list[RunSpec],
+    policy: Policy,
+    params: Params,
+    writer: TraceWriter,
+    label: str,
     batch_size: int,
 ) -> list[ResultLine]:
     """Run the specs not yet in the writer's file, with a progress bar; return new results."""
@@ -148,7 +154,9 @@ def reset_if_params_changed(params: Params, traces_dir: Path, base_dir: Path) ->
     stamp.write_text(fingerprint + "\n")
 
 
-def run_rollout(params: Params, traces_dir: Path, base_dir: Path, mutants_dir: Path) -> dict[str, Any]:
+def run_rollout(
+    params: Params, traces_dir: Path, base_dir: Path, mutants_dir: Path
+) -> dict[str, Any]:
     """Teacher rollouts, the student (built if embedded), student rollouts, teacher labels."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     reset_if_params_changed(params, traces_dir, base_dir)
@@ -162,23 +170,36 @@ def run_rollout(params: Params, traces_dir: Path, base_dir: Path, mutants_dir: P
         for t in tasks
         for k in range(r.teacher_rollouts)
     ]
-    record_runs(specs, teacher, params, TraceWriter(teacher_trace), "teacher rollouts",
-                batch_size_for(params.teacher))
+    record_runs(
+        specs,
+        teacher,
+        params,
+        TraceWriter(teacher_trace),
+        "teacher rollouts",
+        batch_size_for(params.teacher),
+    )
 
     student_trace = traces_dir / "student.jsonl"
     labels_path = traces_dir / "labels.jsonl"
     if r.student_rollouts:
         ensure_student(params, tasks, teacher_trace, base_dir)
         scfg = params.student.model_copy(update={"model": student_model_path(params, base_dir)})
-        student = make_policy(PolicyConfig(**scfg.model_dump(exclude={"build"})), tasks, proto,
-                              name="student")
+        student = make_policy(
+            PolicyConfig(**scfg.model_dump(exclude={"build"})), tasks, proto, name="student"
+        )
         specs = [
             RunSpec(t, f"{t.id}:student:{k}", seed=r.seed + k, role="student")
             for t in tasks
             for k in range(r.student_rollouts)
         ]
-        record_runs(specs, student, params, TraceWriter(student_trace), "student rollouts",
-                    batch_size_for(params.student))
+        record_runs(
+            specs,
+            student,
+            params,
+            TraceWriter(student_trace),
+            "student rollouts",
+            batch_size_for(params.student),
+        )
         if r.label_student_states:
             labeller_cfg = params.teacher.model_copy(update={"explore": 0.0})
             labeller = make_policy(labeller_cfg, tasks, proto, name="teacher")

@@ -28,7 +28,9 @@ def _norm(p: str) -> str:
     return p.strip().removeprefix("./").rstrip("/") or "."
 
 
-def view_state(messages: list[Message], protocol: ToolProtocol, small_read_chars: int = 200) -> StateView:
+def view_state(
+    messages: list[Message], protocol: ToolProtocol, small_read_chars: int = 200
+) -> StateView:
     """Replay the executed calls of a state."""
     detector = LoopDetector(small_read_chars=small_read_chars)
     read_sizes: dict[str, int] = {}
@@ -68,14 +70,16 @@ def loop_score(view: StateView, action: Action, r: RubricParams) -> float:
 
 def premature_final(view: StateView, action: Action, r: RubricParams) -> float:
     """A final before any file was written gives up on the task."""
-    return -r.premature_final_penalty if isinstance(action, FinalAction) and not view.written else 0.0
+    return (
+        -r.premature_final_penalty if isinstance(action, FinalAction) and not view.written else 0.0
+    )
 
 
 def blind_write(view: StateView, action: Action, r: RubricParams) -> float:
     """Writing an existing-looking file that was never read."""
-    if isinstance(action, ToolCallAction) and action.name == "write_file":
-        if _norm(action.args["rel_path"]) not in view.read_sizes:
-            return -r.blind_write_penalty
+    is_write = isinstance(action, ToolCallAction) and action.name == "write_file"
+    if is_write and _norm(action.args["rel_path"]) not in view.read_sizes:
+        return -r.blind_write_penalty
     return 0.0
 
 

@@ -10,11 +10,13 @@ class LeakError(Exception):
     """A held-out task id appears in a training row."""
 
 
-def split_tasks(task_ids: list[str], heldout_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+def split_tasks(
+    task_ids: list[str], heldout_fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
     """(train ids, held-out ids): a seeded shuffle of the sorted ids, at least one of each.
 
     >>> split_tasks(["a", "b", "c", "d", "e"], 0.2, 0)
-    (['a', 'b', 'c', 'e'], ['d'])
+    (['a', 'b', 'd', 'e'], ['c'])
     """
     ids = sorted(set(task_ids))
     if len(ids) < 2:
@@ -37,7 +39,9 @@ def check_no_leak(train_task_ids: set[str], heldout_task_ids: set[str]) -> None:
     leaked = sorted(train_task_ids & heldout_task_ids)
     if leaked:
         raise LeakError(f"held-out task(s) found in training rows: {', '.join(leaked)}")
-    leaked_groups = sorted({group_of(t) for t in train_task_ids} & {group_of(t) for t in heldout_task_ids})
+    leaked_groups = sorted(
+        {group_of(t) for t in train_task_ids} & {group_of(t) for t in heldout_task_ids}
+    )
     if leaked_groups:
         raise LeakError(f"held-out program(s) found in training rows: {', '.join(leaked_groups)}")
 

@@ -27,7 +27,9 @@ def command_argv(test_cmd: str) -> list[str]:
     return argv
 
 
-def run_tests(workdir: Path, test_cmd: str, timeout_s: float, max_output: int = 4000) -> TestOutcome:
+def run_tests(
+    workdir: Path, test_cmd: str, timeout_s: float, max_output: int = 4000
+) -> TestOutcome:
     """Run `test_cmd` in `workdir`; passed means exit status 0 within the timeout."""
     # Plugin autoload costs ~2 s per pytest start with a full ML environment installed.
     env = {
@@ -40,7 +42,10 @@ def run_tests(workdir: Path, test_cmd: str, timeout_s: float, max_output: int = 
     start = time.monotonic()
     try:
         proc = subprocess.run(
-            [*command_argv(test_cmd), *(["-p", "no:cacheprovider"] if "pytest" in test_cmd else [])],
+            [
+                *command_argv(test_cmd),
+                *(["-p", "no:cacheprovider"] if "pytest" in test_cmd else []),
+            ],
             cwd=workdir,
             capture_output=True,
             text=True,
@@ -51,9 +56,17 @@ def run_tests(workdir: Path, test_cmd: str, timeout_s: float, max_output: int = 
             start_new_session=True,
         )
     except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return TestOutcome(False, f"{out[-max_output:]}\n[timed out after {timeout_s}s]",
-                           time.monotonic() - start, timed_out=True)
+        out = (
+            (exc.stdout or b"").decode("utf-8", "replace")
+            if isinstance(exc.stdout, bytes)
+            else (exc.stdout or "")
+        )
+        return TestOutcome(
+            False,
+            f"{out[-max_output:]}\n[timed out after {timeout_s}s]",
+            time.monotonic() - start,
+            timed_out=True,
+        )
     except OSError as exc:
         return TestOutcome(False, f"could not run {test_cmd!r}: {exc}", time.monotonic() - start)
     output = (proc.stdout + proc.stderr)[-max_output:]

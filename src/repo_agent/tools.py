@@ -117,9 +117,7 @@ def execute_tool(
         if name == "grep":
             return ToolResult(
                 True,
-                _grep(
-                    ws, args["pattern"], args.get("rel_dir", "."), args.get("max_hits"), limits
-                ),
+                _grep(ws, args["pattern"], args.get("rel_dir", "."), args.get("max_hits"), limits),
             )
         if name == "write_file":
             return ToolResult(True, _write_file(ws, args["rel_path"], args["content"], limits))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from repo_agent.records import TRACE_FORMAT, RESULT_FORMAT, ResultLine, RunResult, StepRecord
+from repo_agent.records import RESULT_FORMAT, TRACE_FORMAT, ResultLine, RunResult, StepRecord
 
 
 class TraceFormatError(Exception):

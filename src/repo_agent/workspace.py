@@ -8,9 +8,23 @@ from pathlib import Path
 
 IGNORED_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", ".pytest_cache",
-        ".mypy_cache", ".ruff_cache", "node_modules", "build", "dist", ".tox", ".dvc",
-        ".eggs", "site-packages",
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "env",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        "node_modules",
+        "build",
+        "dist",
+        ".tox",
+        ".dvc",
+        ".eggs",
+        "site-packages",
     }
 )
 

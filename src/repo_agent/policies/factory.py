@@ -26,6 +26,9 @@ class PolicyConfig(BaseModel):
     max_new_tokens: int = Field(256, ge=1)
     batch_size: int = Field(8, ge=1, description="hf: sequences generated together")
     max_prompt_tokens: int = Field(2048, ge=64, description="hf: prompt cut from the left")
+    stop_on_non_json: bool = Field(
+        True, description="hf: stop a sequence as soon as it cannot be one JSON object"
+    )
     # API policies (openai, together); keys come only from the environment (api_key_env).
     base_url: str | None = Field(
         None, description="APIs: endpoint; default OPENAI_BASE_URL / TOGETHER_BASE_URL"

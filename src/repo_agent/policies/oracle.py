@@ -80,7 +80,10 @@ class OraclePolicy:
     """
 
     def __init__(
-        self, tasks: list[Task], protocol: ToolProtocol = "json", explore: float = 0.0,
+        self,
+        tasks: list[Task],
+        protocol: ToolProtocol = "json",
+        explore: float = 0.0,
         name: str = "oracle",
     ) -> None:
         self.tasks = {t.id: t for t in tasks}
@@ -94,7 +97,9 @@ class OraclePolicy:
             action = self.next_action(req)
             msg = action_message(action, self.protocol, call_id=f"call_{req.step}")
             prompt_chars = sum(len(m.content or "") for m in req.messages)
-            usage = Usage(prompt_tokens=prompt_chars // 4, completion_tokens=len(msg.content or "") // 4)
+            usage = Usage(
+                prompt_tokens=prompt_chars // 4, completion_tokens=len(msg.content or "") // 4
+            )
             out.append(Completion(message=msg, usage=usage))
         return out
 

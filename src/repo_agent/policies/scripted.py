@@ -35,5 +35,7 @@ class ScriptedPolicy:
             self._cursor[req.run_id] = i + 1
             item = self.script[i] if i < len(self.script) else self.fallback
             msg = item if isinstance(item, Message) else Message(role="assistant", content=item)
-            out.append(Completion(message=msg, usage=Usage(completion_tokens=len(msg.content or "") // 4)))
+            out.append(
+                Completion(message=msg, usage=Usage(completion_tokens=len(msg.content or "") // 4))
+            )
         return out

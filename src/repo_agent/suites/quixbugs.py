@@ -8,7 +8,7 @@ from pathlib import Path
 from repo_agent.suites import Task, TaskFileError, TaskSpec
 
 # Used only when the checkout has no conftest.py: QuixBugs tests read these two flags.
-_CONFTEST = '''import pytest
+_CONFTEST = """import pytest
 
 
 def pytest_addoption(parser):
@@ -19,7 +19,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     pytest.use_correct = config.getoption("--correct")
     pytest.run_slow = config.getoption("--runslow")
-'''
+"""
 
 SKIP_PROGRAMS = frozenset({"node", "__init__"})
 

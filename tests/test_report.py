@@ -1,0 +1,244 @@
+"""The eval report, written from small trace files: Markdown, self-contained HTML, plot data."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from repo_agent.evaluate import RUN_METRICS, model_metrics
+from repo_agent.params import EvalParams
+from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
+from repo_agent.report import TABLE_METRICS, markdown_table, write_report
+from repo_agent.traces import TraceWriter, read_trace
+
+EV = EvalParams(bootstrap_samples=100, seed=3)
+
+
+def run_records(
+    model: str,
+    task_id: str,
+    k: int,
+    success: bool,
+    category: str,
+    difficulty: str,
+    parse_errors: int = 0,
+    error: str | None = None,
+    wrote: bool = True,
+) -> tuple[list[StepRecord], ResultLine]:
+    run_id = f"{task_id}:{model}:{k}"
+    steps = [
+        StepRecord(
+            task_id=task_id,
+            run_id=run_id,
+            policy=model,
+            step=i,
+            messages=[Message(role="user", content="Task: fix it")],
+            raw_output=Message(role="assistant", content="{" if i < parse_errors else "{}"),
+            parse_error="invalid_json" if i < parse_errors else None,
+        )
+        for i in range(3)
+    ]
+    tools = {"list_files": 1, "write_file": 1} if wrote else {"list_files": 1}
+    result = RunResult(
+        task_id=task_id,
+        run_id=run_id,
+        success=success,
+        steps=3,
+        tool_calls=sum(tools.values()),
+        files_touched=["f.py"] if wrote else [],
+        error=error,
+        duration_s=0.5,
+        final_summary=None,
+        test_output=None,
+        metadata=TaskMetadata(difficulty=difficulty, category=category, expected_files=["f.py"]),
+        reflection_count=0,
+        loop_detections=0,
+        parse_errors=parse_errors,
+        test_runs=1,
+        tool_breakdown=tools,
+    )
+    return steps, ResultLine(policy=model, role=model, result=result)
+
+
+RUNS = {
+    "base": [
+        ("t_sort", 0, False, "sorting", "easy", 2, "3 consecutive parse errors (last: x)", False),
+        ("t_sort", 1, False, "sorting", "easy", 1, None, False),
+        ("t_math", 0, False, "math", "hard", 0, None, True),
+        ("t_math", 1, True, "math", "hard", 0, None, True),
+    ],
+    "sft": [
+        ("t_sort", 0, True, "sorting", "easy", 0, None, True),
+        ("t_sort", 1, False, "sorting", "easy", 0, "policy error: <boom> & more", True),
+        ("t_math", 0, True, "math", "hard", 0, None, True),
+        ("t_math", 1, True, "math", "hard", 0, None, True),
+    ],
+}
+
+
+@dataclass
+class Written:
+    reports: Path
+    plots: Path
+    metrics: dict[str, dict[str, float]]
+
+
+def write_traces(root: Path, models: list[str]) -> dict[str, Path]:
+    paths = {}
+    for model in models:
+        path = root / "traces" / f"{model}.jsonl"
+        writer = TraceWriter(path)
+        for spec in RUNS[model]:
+            writer.write_run(*run_records(model, *spec))
+        paths[model] = path
+    return paths
+
+
+def metrics_of(traces: dict[str, Path]) -> dict[str, dict[str, float]]:
+    out = {}
+    for model, path in traces.items():
+        t = read_trace(path)
+        out[model] = model_metrics([r.result for r in t.results], t.steps)
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
+    root = tmp_path_factory.mktemp("report")
+    traces = write_traces(root, ["base", "sft"])
+    metrics = metrics_of(traces)
+    write_report(traces, metrics, EV, root / "reports", root / "plots")
+    return Written(root / "reports", root / "plots", metrics)
+
+
+def md(w: Written) -> str:
+    return (w.reports / "eval.md").read_text(encoding="utf-8")
+
+
+def section(text: str, title: str) -> str:
+    """The lines of one `## title` section."""
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    return [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("| ")
+    ]
+
+
+def test_metrics_are_what_the_traces_hold(written: Written) -> None:
+    assert written.metrics["base"]["success_rate"] == 0.25
+    assert written.metrics["sft"]["success_rate"] == 0.75
+    assert written.metrics["base"]["parse_error_rate"] == 0.25  # 3 of 12 steps
+
+
+def test_markdown_has_the_metrics_table(written: Written) -> None:
+    rows = table_rows(section(md(written), "Metrics"))
+    assert rows[0] == ["model", *TABLE_METRICS]
+    by_model = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert set(by_model) == {"base", "sft"}
+    assert by_model["base"]["runs"] == "4"
+    assert by_model["base"]["success_rate"] == "0.250"
+    assert by_model["sft"]["success_rate"] == "0.750"
+    assert by_model["base"]["write_file_rate"] == "0.500"
+
+
+def test_markdown_has_deltas_vs_base(written: Written) -> None:
+    rows = table_rows(section(md(written), "Change vs base"))
+    assert rows[0] == ["model", *TABLE_METRICS[1:]]
+    assert [r[0] for r in rows[1:]] == ["sft"]
+    delta = dict(zip(rows[0], rows[1], strict=True))
+    assert delta["success_rate"] == "+0.500"
+    assert delta["write_file_rate"] == "+0.500"
+    assert delta["parse_error_rate"] == "-0.250"
+    assert delta["avg_steps"] == "+0.000"
+
+
+def test_markdown_has_bootstrap_intervals(written: Written) -> None:
+    text = section(md(written), "Bootstrap 95% intervals")
+    assert "(100 resamples of runs)" in text
+    rows = table_rows(text)
+    assert rows[0] == ["model", *RUN_METRICS]
+    for row in rows[1:]:
+        model = row[0]
+        for name, cell in zip(RUN_METRICS, row[1:], strict=True):
+            found = re.fullmatch(r"\[(.+), (.+)\]", cell)
+            assert found, cell
+            lo, hi = float(found[1]), float(found[2])
+            point = written.metrics[model][name]
+            assert lo - 0.005 <= point <= hi + 0.005, (model, name, cell)
+
+
+def test_markdown_has_breakdowns(written: Written) -> None:
+    cat = table_rows(section(md(written), "By category"))
+    assert cat[0] == ["model", "category", "runs", "success", "write_file", "parse_err"]
+    assert ["base", "math", "2", "0.500", "1.000", "0.000"] in cat
+    assert ["sft", "sorting", "2", "0.500", "1.000", "0.000"] in cat
+    diff = table_rows(section(md(written), "By difficulty"))
+    assert diff[0][1] == "difficulty"
+    assert ["base", "easy", "2", "0.000", "0.000", "0.500"] in diff
+    assert ["sft", "hard", "2", "1.000", "1.000", "0.000"] in diff
+
+
+def test_markdown_has_failure_reasons(written: Written) -> None:
+    rows = table_rows(section(md(written), "Top failure reasons"))
+    assert rows[0] == ["model", "reason", "count"]
+    assert ["base", "parse error: invalid_json", "3"] in rows
+    assert ["base", "3 consecutive parse errors", "1"] in rows
+    assert ["base", "finished without writing a fix", "1"] in rows
+    assert ["base", "wrote a fix that fails the tests", "1"] in rows
+    assert ["sft", "policy error: <boom> & more", "1"] in rows
+
+
+def test_html_is_self_contained(written: Written) -> None:
+    text = (written.reports / "eval.html").read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text and "<link" not in text
+    assert text.count("<table>") == 6
+    assert "<h1>Evaluation on held-out tasks</h1>" in text
+    assert "<h2>Change vs base</h2>" in text
+    for src in re.findall(r"src='([^']+)'", text):
+        assert (written.reports / src).is_file()
+
+
+def test_html_escapes_cells(written: Written) -> None:
+    text = (written.reports / "eval.html").read_text(encoding="utf-8")
+    assert "<td>policy error: &lt;boom&gt; &amp; more</td>" in text
+    assert "<boom>" not in text
+
+
+def test_plot_data_csv(written: Written) -> None:
+    with (written.plots / "eval_metrics.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["model", "metric", "value"]
+    assert len(rows) == 1 + 2 * len(TABLE_METRICS[1:])
+    assert ["sft", "success_rate", "0.75"] in rows
+    assert {r[0] for r in rows[1:]} == {"base", "sft"}
+    for _, _, value in rows[1:]:
+        float(value)
+
+
+def test_png_is_written(written: Written) -> None:
+    png = written.reports / "eval_metrics.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 1000
+
+
+def test_report_without_base_has_no_deltas(tmp_path: Path) -> None:
+    traces = write_traces(tmp_path, ["sft"])
+    write_report(traces, metrics_of(traces), EV, tmp_path / "r", tmp_path / "p")
+    text = (tmp_path / "r" / "eval.md").read_text(encoding="utf-8")
+    assert "## Metrics" in text and "## Change vs base" not in text
+    assert "## By difficulty" in text
+
+
+def test_markdown_table() -> None:
+    assert markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
