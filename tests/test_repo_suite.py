@@ -151,3 +151,65 @@ def test_tools_stay_bounded_in_a_large_repo(repo: Path) -> None:
         "tests/test_shapes.py",
     ]
     assert hits == ["geometry/shapes.py:1: def area(w, h):"]  # huge.txt is over the size cap
+
+
+def test_scripted_api_policy_fixes_a_repo_over_real_http(repo: Path, tmp_path: Path) -> None:
+    """`repo-agent run --suite repo --policy openai` against a local server that replays a
+    script: the repo's tests fail before and pass after, and the run records success."""
+    import subprocess
+    import sys
+
+    from fake_api import FakeAPI
+
+    script = [
+        '{"type":"tool_call","name":"list_files","args":{"rel_dir":"."}}',
+        '{"type":"tool_call","name":"grep","args":{"pattern":"def area","rel_dir":"."}}',
+        '{"type":"tool_call","name":"read_file","args":{"rel_path":"geometry/shapes.py"}}',
+        json.dumps(
+            {
+                "type": "tool_call",
+                "name": "write_file",
+                "args": {"rel_path": "geometry/shapes.py", "content": FIXED},
+            }
+        ),
+        '{"type":"final","summary":"area multiplies"}',
+    ]
+
+    def respond(body: dict) -> dict:
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        return {"role": "assistant", "content": script[min(turn, len(script) - 1)]}
+
+    out = tmp_path / "runs" / "repo.jsonl"
+    with FakeAPI(respond) as api:
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "repo-agent"),
+                "run",
+                "--suite",
+                "repo",
+                "--path",
+                str(repo),
+                "--test-cmd",
+                TEST_CMD,
+                "--policy",
+                "openai",
+                "--model",
+                "scripted",
+                "--base-url",
+                f"{api.url}/v1",
+                "--no-cache",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**__import__("os").environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"},
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert len(api.calls("POST", r"/v1/chat/completions")) == len(script)
+    result = json.loads(out.read_text().splitlines()[0])
+    assert result["success"] is True
+    assert result["files_touched"] == ["geometry/shapes.py"]
+    assert (repo / "geometry" / "shapes.py").read_text() == BUGGY  # the repo itself untouched
+    assert "sk-test-not-a-real-key" not in out.with_suffix(".traces.jsonl").read_text()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def cannot_be_protocol_json(text: str) -> bool:
     """True once an output can no longer be one JSON object (it starts with something else).
 
-    >>> cannot_be_protocol_json("  {\"type\""), cannot_be_protocol_json("Sure! {")
+    >>> cannot_be_protocol_json('  {"type"'), cannot_be_protocol_json("Sure! {")
     (False, True)
     """
     stripped = text.lstrip()

@@ -1,0 +1,43 @@
+"""How the eval stage serves each model: local weights, or the remote fine-tuned name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repo_agent import paths
+from repo_agent.eval_stage import model_policy_config
+from repo_agent.params import Params
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_local_models_are_the_stage_directories(in_tmp: Path) -> None:
+    params = Params()
+    assert model_policy_config(params, "base").model == str(paths.MODELS_BASE)
+    sft = model_policy_config(params, "sft")
+    assert (sft.kind, sft.model) == ("hf", str(paths.MODELS_SFT))
+    assert model_policy_config(params, "dpo").model == str(paths.MODELS_DPO)
+    teacher = model_policy_config(params, "teacher")
+    assert teacher.kind == "oracle" and teacher.explore == 0.0
+
+
+def test_remote_fine_tunes_are_served_by_their_provider(in_tmp: Path) -> None:
+    params = Params.model_validate(
+        {"student": {"kind": "together", "model": "Qwen/Qwen2.5-7B-Instruct-Turbo"}}
+    )
+    paths.MODELS_DPO.mkdir(parents=True)
+    (paths.MODELS_DPO / paths.REMOTE_MODEL_FILE).write_text(
+        json.dumps({"provider": "together", "model": "me/Qwen2.5-7B-dpo-abc", "job_id": "ft-1"})
+    )
+    dpo = model_policy_config(params, "dpo")
+    assert (dpo.kind, dpo.model) == ("together", "me/Qwen2.5-7B-dpo-abc")
+    base = model_policy_config(params, "base")
+    assert (base.kind, base.model) == ("together", "Qwen/Qwen2.5-7B-Instruct-Turbo")
+    assert dpo.cache_dir == str(paths.CACHE_EVAL)
