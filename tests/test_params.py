@@ -146,7 +146,7 @@ def test_a_top_level_list_is_rejected(tmp_path: Path) -> None:
 def test_defaults_are_consistent() -> None:
     p = Params()
     assert p.teacher.kind == "oracle" and p.teacher.explore == 0.3
-    assert p.rubric.loop_penalty == 1.0 and p.rubric.min_margin == 1.0
+    assert p.rubric.loop_penalty == 1.0 and p.rubric.min_margin == 1.5
     assert set(p.pair.corruptions) == {
         "broken_json",
         "unknown_tool",

@@ -218,12 +218,12 @@ def test_html_escapes_cells(written: Written) -> None:
 def test_plot_data_csv(written: Written) -> None:
     with (written.plots / "eval_metrics.csv").open(encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["model", "metric", "value"]
-    assert len(rows) == 1 + 2 * len(TABLE_METRICS[1:])
-    assert ["sft", "success_rate", "0.75"] in rows
-    assert {r[0] for r in rows[1:]} == {"base", "sft"}
-    for _, _, value in rows[1:]:
-        float(value)
+    assert rows[0] == ["model", *TABLE_METRICS[1:]]
+    assert [r[0] for r in rows[1:]] == ["base", "sft"]
+    sft = dict(zip(rows[0], rows[2], strict=True))
+    assert sft["success_rate"] == "0.75"
+    for row in rows[1:]:
+        [float(v) for v in row[1:]]
 
 
 def test_png_is_written(written: Written) -> None:

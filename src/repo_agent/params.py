@@ -59,7 +59,7 @@ class StudentParams(PolicyConfig):
 
 
 class RolloutParams(Section):
-    teacher_rollouts: int = Field(3, ge=1, description="teacher runs per task")
+    teacher_rollouts: int = Field(2, ge=1, description="teacher runs per task")
     student_rollouts: int = Field(1, ge=0, description="student runs per task")
     label_student_states: bool = Field(True, description="teacher's next action per student step")
     seed: int = 0
@@ -83,7 +83,7 @@ class RubricParams(Section):
     read_after_grep_reward: float = Field(1.0, ge=0, description="read a file a grep hit")
     localised_write_reward: float = Field(2.0, ge=0, description="write a read, grep-hit file")
     min_context_chars: int = Field(500, ge=1, description="a read this big has 'enough context'")
-    min_margin: float = Field(1.0, ge=0, description="keep a pair only above this margin")
+    min_margin: float = Field(1.5, ge=0, description="keep a pair only at or above this margin")
 
 
 class PairParams(Section):
@@ -111,7 +111,7 @@ class PairParams(Section):
             "write_before_read",
         ]
     )
-    corruptions_per_step: int = Field(2, ge=0)
+    corruptions_per_step: int = Field(1, ge=0)
     seed: int = 0
 
 
@@ -121,16 +121,18 @@ class SplitParams(Section):
 
 
 class SFTParams(Section):
-    epochs: float = Field(3.0, gt=0)
-    learning_rate: float = Field(3e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
+    """Defaults sized for the embedded student (see README: batch 1 trains it far better)."""
+
+    epochs: float = Field(4.0, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    batch_size: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
 
 
 class DPOParams(Section):
     epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(2, ge=1)
     beta: float = Field(0.1, gt=0)
     max_length: int = Field(2048, ge=64)
 
@@ -150,7 +152,7 @@ class FinetuneParams(Section):
 
 
 class EvalParams(Section):
-    rollouts: int = Field(2, ge=1, description="runs per held-out task and model")
+    rollouts: int = Field(1, ge=1, description="runs per held-out task and model")
     models: list[Literal["base", "sft", "dpo", "teacher"]] = Field(
         default_factory=lambda: ["base", "sft", "dpo", "teacher"]
     )

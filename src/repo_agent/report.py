@@ -154,12 +154,12 @@ def _html(markdown: str) -> str:
 
 
 def _write_plot_data(metrics: dict[str, dict[str, Any]], path: Path) -> None:
+    """One row per model, one column per metric (dvc.yaml declares a bar plot per metric)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["model", "metric", "value"])
+        w.writerow(["model", *TABLE_METRICS[1:]])
         for m, block in metrics.items():
-            for k in TABLE_METRICS[1:]:
-                w.writerow([m, k, block[k]])
+            w.writerow([m, *(block[k] for k in TABLE_METRICS[1:])])
 
 
 def _plot_bars(metrics: dict[str, dict[str, Any]], out: Path) -> None:
