@@ -10,7 +10,14 @@ if __name__ == "__main__":
     teacher = read_trace(paths.TRACES / "teacher.jsonl")
     student = read_trace(paths.TRACES / "student.jsonl")
     labels = [TeacherLabel.model_validate(x) for x in read_jsonl(paths.TRACES / "labels.jsonl")]
-    pairs, metrics = build_pairs(teacher.steps, student.steps, labels, params.rubric, params.pair)
+    pairs, metrics = build_pairs(
+        teacher.steps,
+        student.steps,
+        labels,
+        params.rubric,
+        params.pair,
+        params.agent.tool_protocol,
+    )
     write_jsonl(paths.PAIRS / "pairs.jsonl", pairs)
     write_json(paths.METRICS / "pairs.json", metrics)
     print(f"pair: {metrics['pairs']} pairs kept of {metrics['candidates']} candidates")

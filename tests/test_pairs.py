@@ -305,3 +305,34 @@ def test_student_reason() -> None:
     flags = ["tiny_reread", "exact_repeat"]
     assert student_reason(StepRecord(**base, loop_flags=flags)) == "student_tiny_reread"
     assert student_reason(StepRecord(**base)) == "student_worse_action"
+
+
+def test_native_protocol_pairs_are_function_calls(task_by_id) -> None:
+    from repo_agent.policies.oracle import OraclePolicy
+    from repo_agent.protocol import ParseError, parse_action
+
+    task = task_by_id["a_binary_search"]
+    steps: list = []
+    run_episodes(
+        [RunSpec(task, "n:teacher:0")],
+        OraclePolicy([task], protocol="native"),
+        AgentConfig(tool_protocol="native", test_policy="never"),
+        lambda s, _line: steps.extend(s),
+    )
+    params = PairParams(corruptions_per_step=8)
+    pairs, metrics = build_pairs(steps, [], [], RubricParams(), params, "native")
+    assert metrics["pairs"] > 0
+    reasons = {p.reason for p in pairs}
+    assert {"broken_json", "exact_repeat"} <= reasons
+    for p in pairs:
+        bad = Message.model_validate(p.row["non_preferred_output"][0])
+        good = Message.model_validate(p.row["preferred_output"][0])
+        assert not isinstance(parse_action(good, "native"), ParseError)
+        if p.reason in {"broken_json", "unknown_tool", "missing_arg"}:
+            assert bad.tool_calls and isinstance(parse_action(bad, "native"), ParseError)
+        if p.reason == "exact_repeat":
+            assert bad.tool_calls and not isinstance(parse_action(bad, "native"), ParseError)
+        assert (
+            any(m.get("role") == "tool" for m in p.row["input"]["messages"])
+            or len(p.row["input"]["messages"]) == 2
+        )

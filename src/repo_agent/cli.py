@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from repo_agent.agent import AgentConfig, RunSpec, run_episodes
 from repo_agent.policies.factory import PolicyConfig, PolicyKind, make_policy
+from repo_agent.progress import progress_bar, tracked
 from repo_agent.protocol import ToolProtocol
-from repo_agent.records import ResultLine, RunResult, StepRecord, Usage
+from repo_agent.records import ResultLine, RunResult, StepRecord
 from repo_agent.suites import Task, TaskFileError, load_suite, select_tasks
 from repo_agent.traces import TraceWriter
 from repo_agent.validate import validate_tasks
@@ -31,17 +31,6 @@ PathOpt = Annotated[
 TestCmdOpt = Annotated[
     str | None, typer.Option("--test-cmd", help="repo suite: the test command (default pytest)")
 ]
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=console,
-    )
 
 
 def _load(suite: str, path: Path | None, test_cmd: str | None = None) -> list[Task]:
@@ -226,29 +215,15 @@ def run(
         for k in range(rollouts)
         if writer is None or f"{t.id}:{policy}:{k}" not in writer.done
     ]
-    results: list[RunResult] = []
-    usage = Usage()
+
+    def record(steps: list[StepRecord], line: ResultLine) -> None:
+        if writer is not None:
+            writer.write_run(steps, line)
+
     with progress_bar() as bar:
-        job = bar.add_task("runs", total=len(specs), info="")
-
-        def done(steps: list[StepRecord], line: ResultLine) -> None:
-            nonlocal usage
-            results.append(line.result)
-            if writer is not None:
-                writer.write_run(steps, line)
-            ok = sum(r.success for r in results)
-            usage = usage + line.usage
-            tokens = usage.prompt_tokens + usage.completion_tokens
-            parse_errors = sum(r.parse_errors for r in results)
-            loops = sum(r.loop_detections for r in results)
-            bar.update(
-                job,
-                advance=1,
-                info=f"success {ok}/{len(results)}  parse errors {parse_errors}  loops {loops}  "
-                f"tokens {tokens}  ${usage.cost_usd:.4f}",
-            )
-
-        run_episodes(specs, pol, config, done, batch_size=max(8, concurrency))
+        counter, on_done = tracked(bar, "runs", len(specs), record)
+        run_episodes(specs, pol, config, on_done, batch_size=max(8, concurrency))
+    results = [line.result for line in counter.lines]
     console.print(summarize(results, f"{policy} on {suite}"))
     if out is not None:
         console.print(f"results: {out}  traces: {out.with_suffix('.traces.jsonl')}")

@@ -10,7 +10,14 @@ import json
 import random
 from collections.abc import Callable
 
-from repo_agent.protocol import executed_calls, render_action
+from repo_agent.protocol import (
+    ParseError,
+    ToolProtocol,
+    action_message,
+    executed_calls,
+    parse_json_action,
+    render_action,
+)
 from repo_agent.records import Action, FinalAction, Message, ToolCallAction
 from repo_agent.tools import TOOLS
 
@@ -44,8 +51,34 @@ def missing_arg(state: list[Message], action: Action, rng: random.Random) -> str
     return json.dumps({"type": "tool_call", "name": "read_file", "args": {}})
 
 
+def state_protocol(state: list[Message]) -> ToolProtocol:
+    """`native` when the state carries function calls or tool messages, else `json`."""
+    native = any(m.tool_calls or m.role == "tool" for m in state)
+    return "native" if native else "json"
+
+
 def _calls(state: list[Message]) -> list[ToolCallAction]:
-    return [a for a, _ in executed_calls(state, "json")]
+    return [a for a, _ in executed_calls(state, state_protocol(state))]
+
+
+def as_message(content: str, protocol: ToolProtocol, call_id: str = "call_bad") -> Message:
+    """A corruption (JSON-protocol text) as the assistant message of `protocol`: under
+    `native` a valid action becomes a function call and broken JSON becomes broken arguments."""
+    if protocol == "json":
+        return Message(role="assistant", content=content)
+    parsed = parse_json_action(content)
+    if not isinstance(parsed, ParseError):
+        return action_message(parsed, "native", call_id=call_id)
+    try:
+        obj = json.loads(content)
+    except (json.JSONDecodeError, ValueError):
+        obj = None
+    if isinstance(obj, dict):
+        name, args = str(obj.get("name", "")), json.dumps(obj.get("args", {}))
+    else:
+        name, args = "read_file", content
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+    return Message(role="assistant", content="", tool_calls=[call])
 
 
 def exact_repeat(state: list[Message], action: Action, rng: random.Random) -> str | None:

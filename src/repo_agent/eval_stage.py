@@ -11,6 +11,7 @@ from repo_agent.agent import RunSpec
 from repo_agent.evaluate import model_metrics
 from repo_agent.params import Params
 from repo_agent.policies.factory import PolicyConfig, make_policy
+from repo_agent.records import Usage
 from repo_agent.report import write_report
 from repo_agent.rollout import batch_size_for, pipeline_tasks, record_runs, student_model_path
 from repo_agent.suites import Task
@@ -71,6 +72,12 @@ def run_eval(params: Params) -> dict[str, Any]:
         )
         trace = read_trace(trace_path)
         metrics[model] = model_metrics([r.result for r in trace.results], trace.steps)
+        usage = sum((r.usage for r in trace.results), Usage())
+        metrics[model] |= {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_usd": round(usage.cost_usd, 6),
+        }
         traces[model] = trace_path
     write_report(traces, metrics, ev, paths.REPORTS, paths.PLOTS)
     return metrics

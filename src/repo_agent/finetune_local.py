@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from repo_agent.formats import preference_to_trl, sft_to_trl
 from repo_agent.params import FinetuneParams
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+from repo_agent.stage_io import read_jsonl
 
 
 def _history(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, float]]:
@@ -48,19 +44,25 @@ def _lora(params: FinetuneParams):  # noqa: ANN202
     return LoraConfig(r=params.lora_r, lora_alpha=2 * params.lora_r, task_type="CAUSAL_LM")
 
 
-def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
-    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`."""
+def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):  # noqa: ANN001, ANN202
+    """Rows converted to TRL's format, the tokenizer and the model (torch threads set)."""
     import torch
-    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
     torch.set_num_threads(params.threads)
-    rows = [sft_to_trl(r) for r in _read_jsonl(train_file)]
+    rows = [convert(r) for r in read_jsonl(rows_file)]
     if not rows:
-        raise ValueError(f"{train_file}: no SFT rows to train on")
-    tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base)
+        raise ValueError(f"{rows_file}: no rows to train on")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    return rows, tok, AutoModelForCausalLM.from_pretrained(model_dir)
+
+
+def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
+    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    rows, tok, model = _prepare(base, train_file, sft_to_trl, params)
     cfg = SFTConfig(
         **_common_args(params, out, len(rows), params.sft.batch_size),
         num_train_epochs=params.sft.epochs,
@@ -86,17 +88,11 @@ def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -
 
 def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
     """DPO from the SFT weights (the reference model is the SFT model, loaded from disk)."""
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
-    torch.set_num_threads(params.threads)
-    rows = [preference_to_trl(r) for r in _read_jsonl(pairs_file)]
-    if not rows:
-        raise ValueError(f"{pairs_file}: no preference rows to train on")
-    tok = AutoTokenizer.from_pretrained(sft_dir)
-    model = AutoModelForCausalLM.from_pretrained(sft_dir)
+    rows, tok, model = _prepare(sft_dir, pairs_file, preference_to_trl, params)
     ref = None if params.lora else AutoModelForCausalLM.from_pretrained(sft_dir)
     cfg = DPOConfig(
         **_common_args(params, out, len(rows), params.dpo.batch_size),

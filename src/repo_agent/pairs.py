@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from repo_agent.corruptions import CORRUPTIONS
+from repo_agent.corruptions import CORRUPTIONS, as_message
 from repo_agent.extract import keep_step
 from repo_agent.formats import dump_messages, validate_preference_row
 from repo_agent.params import PairParams, RubricParams
-from repo_agent.protocol import ParseError, parse_action
+from repo_agent.protocol import ParseError, ToolProtocol, parse_action
 from repo_agent.records import Message, StepRecord
 from repo_agent.rubric import score
 
@@ -60,8 +60,9 @@ def _pair(
     source: str,
     reason: str,
     rubric: RubricParams,
+    protocol: ToolProtocol,
 ) -> tuple[PairExample | None, float]:
-    margin = score(state, good, rubric) - score(state, bad, rubric)
+    margin = score(state, good, rubric, protocol) - score(state, bad, rubric, protocol)
     if margin < rubric.min_margin:
         return None, margin
     row = {
@@ -81,8 +82,11 @@ def build_pairs(
     labels: list[TeacherLabel],
     rubric: RubricParams,
     params: PairParams,
+    protocol: ToolProtocol = "json",
 ) -> tuple[list[PairExample], dict[str, Any]]:
-    """All kept pairs and the pairs metrics (counts by source and reason, margin statistics)."""
+    """All kept pairs and the pairs metrics (counts by source and reason, margin statistics).
+
+    Rows are in the chat format of `protocol` (native: function calls and tool messages)."""
     pairs: list[PairExample] = []
     dropped: Counter[str] = Counter()
     margins_all: list[float] = []
@@ -99,14 +103,21 @@ def build_pairs(
         by_key = {(lb.run_id, lb.step): lb.output for lb in labels}
         for step in student_steps:
             good = by_key.get((step.run_id, step.step))
-            if good is None or isinstance(parse_action(good, "json"), ParseError):
+            if good is None or isinstance(parse_action(good, protocol), ParseError):
                 continue
-            if (step.raw_output.content or "") == (good.content or ""):
+            if step.raw_output.dump() == good.dump():
                 continue
             reason = student_reason(step)
             add(
                 _pair(
-                    step.task_id, step.messages, good, step.raw_output, "student", reason, rubric
+                    step.task_id,
+                    step.messages,
+                    good,
+                    step.raw_output,
+                    "student",
+                    reason,
+                    rubric,
+                    protocol,
                 ),
                 reason,
             )
@@ -125,10 +136,17 @@ def build_pairs(
             content = CORRUPTIONS[name](step.messages, action, rng)
             if content is None:
                 continue
-            bad = Message(role="assistant", content=content)
+            bad = as_message(content, protocol)
             add(
                 _pair(
-                    step.task_id, step.messages, step.raw_output, bad, "corruption", name, rubric
+                    step.task_id,
+                    step.messages,
+                    step.raw_output,
+                    bad,
+                    "corruption",
+                    name,
+                    rubric,
+                    protocol,
                 ),
                 name,
             )
