@@ -14,7 +14,7 @@ from repo_agent.params import FinetuneParams, PolicyConfig, StudentBuild
 from repo_agent.policies.base import PolicyRequest
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.policies.oracle import OraclePolicy
-from repo_agent.protocol import parse_json_action
+from repo_agent.protocol import ParseError, parse_json_action
 from repo_agent.records import Message
 from repo_agent.student import SPECIAL_TOKENS, build_student
 
@@ -110,3 +110,15 @@ def test_hf_policy_generates_one_message_per_request_in_batches(student_dir: Pat
     # Greedy decoding is deterministic: the same state gives the same action.
     assert out[0].message.content == out[1].message.content
     parse_json_action(out[0].message.content)  # never raises, whatever the model says
+
+
+def test_untrained_student_is_stopped_once_its_output_cannot_be_json(student_dir: Path) -> None:
+    policy = HFPolicy(PolicyConfig(kind="hf", model=str(student_dir), max_new_tokens=64))
+    msgs = [Message(role="system", content="s"), Message(role="user", content="Task: fix")]
+    out = policy.complete([PolicyRequest(task_id="t", run_id="r", messages=msgs)])[0]
+    assert out.usage.completion_tokens < 64  # a random model never opens with "{"
+    assert isinstance(parse_json_action(out.message.content), ParseError)
+    full = HFPolicy(
+        PolicyConfig(kind="hf", model=str(student_dir), max_new_tokens=64, stop_on_non_json=False)
+    ).complete([PolicyRequest(task_id="t", run_id="r", messages=msgs)])[0]
+    assert full.usage.completion_tokens > out.usage.completion_tokens

@@ -38,7 +38,8 @@ class _StopOnNonJson:
         stop = torch.zeros(new.shape[0], dtype=torch.bool)
         if new.shape[1] <= self.check_tokens:
             for i, row in enumerate(new.tolist()):
-                text = self.tokenizer.decode(row, skip_special_tokens=True)
+                # Special tokens count: an output that opens with a role marker is no JSON.
+                text = self.tokenizer.decode(row, skip_special_tokens=False)
                 stop[i] = cannot_be_protocol_json(text)
         return stop
 
