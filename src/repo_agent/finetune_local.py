@@ -99,6 +99,10 @@ def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams
         num_train_epochs=params.dpo.epochs,
         learning_rate=params.dpo.learning_rate,
         beta=params.dpo.beta,
+        # Pure DPO lowered the preferred actions' likelihood too and broke the tiny student's
+        # JSON; an SFT term on the preferred side keeps it (RPO).
+        loss_type=["sigmoid", "sft"] if params.dpo.sft_weight > 0 else ["sigmoid"],
+        loss_weights=[1.0, params.dpo.sft_weight] if params.dpo.sft_weight > 0 else None,
         max_length=params.dpo.max_length,
     )
     trainer = DPOTrainer(

@@ -131,9 +131,12 @@ class SFTParams(Section):
 
 class DPOParams(Section):
     epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
     batch_size: int = Field(2, ge=1)
     beta: float = Field(0.1, gt=0)
+    sft_weight: float = Field(
+        1.0, ge=0, description="weight of an SFT loss on the preferred action (RPO); 0 = pure DPO"
+    )
     max_length: int = Field(2048, ge=64)
 
 
