@@ -34,8 +34,8 @@ def tiny_params() -> dict:
     )
     params["student"]["max_new_tokens"] = 24
     params["pair"]["corruptions_per_step"] = 8
-    params["finetune"]["sft"]["epochs"] = 1
-    params["finetune"]["dpo"]["epochs"] = 1
+    params["finetune"]["sft"].update(epochs=1, batch_size=4)
+    params["finetune"]["dpo"].update(epochs=1, batch_size=4)
     params["eval"]["rollouts"] = 1
     params["eval"]["models"] = ["base", "sft", "dpo"]
     return params

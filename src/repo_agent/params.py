@@ -131,7 +131,7 @@ class SFTParams(Section):
 
 class DPOParams(Section):
     epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(3e-5, gt=0)
     batch_size: int = Field(2, ge=1)
     beta: float = Field(0.1, gt=0)
     sft_weight: float = Field(
