@@ -22,7 +22,7 @@ from repo_agent.suites import Task
 from repo_agent.traces import TraceWriter
 
 OPENAI_KEY = "sk-test-SECRETKEY0123456789"
-TOGETHER_KEY = "tgp_v1_SECRETKEY9876543210"
+TOGETHER_KEY = "together-test-SECRETKEY9876543210"
 TASKS = ["a_binary_search", "a_gcd_lcm"]
 
 

@@ -20,7 +20,7 @@ from repo_agent.finetune_remote import (
 from repo_agent.params import ParamsError, parse_params
 
 OPENAI_KEY = "sk-test-FTSECRET0123456789"
-TOGETHER_KEY = "tgp_v1_FTSECRET9876543210"
+TOGETHER_KEY = "together-test-FTSECRET9876543210"
 SYSTEM = {"role": "system", "content": "You fix bugs."}
 USER = {"role": "user", "content": "Task: fix binary_search"}
 GOOD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_files","args":{}}'}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -86,30 +86,23 @@ class RubricParams(Section):
     min_margin: float = Field(1.5, ge=0, description="keep a pair only at or above this margin")
 
 
+CorruptionName = Literal[
+    "broken_json",
+    "unknown_tool",
+    "missing_arg",
+    "exact_repeat",
+    "tiny_reread",
+    "repeated_grep",
+    "premature_final",
+    "write_before_read",
+]
+
+
 class PairParams(Section):
     use_student: bool = True
-    corruptions: list[
-        Literal[
-            "broken_json",
-            "unknown_tool",
-            "missing_arg",
-            "exact_repeat",
-            "tiny_reread",
-            "repeated_grep",
-            "premature_final",
-            "write_before_read",
-        ]
-    ] = Field(
-        default_factory=lambda: [
-            "broken_json",
-            "unknown_tool",
-            "missing_arg",
-            "exact_repeat",
-            "tiny_reread",
-            "repeated_grep",
-            "premature_final",
-            "write_before_read",
-        ]
+    corruptions: list[CorruptionName] = Field(
+        default_factory=lambda: list(get_args(CorruptionName)),
+        description="synthetic corruptions of the teacher's action to draw from",
     )
     corruptions_per_step: int = Field(1, ge=0)
     seed: int = 0
