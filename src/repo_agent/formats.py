@@ -52,8 +52,6 @@ def check_conversation(messages: list[Message], ends_with_assistant: bool) -> No
                 raise RowFormatError("a tool message must follow an assistant tool call")
         elif m.role == prev:
             raise RowFormatError(f"two {m.role} messages in a row")
-        elif m.role == "user" and prev == "tool":
-            pass
         prev = m.role
     last = messages[-1].role
     if ends_with_assistant and last != "assistant":

@@ -15,7 +15,7 @@ from repo_agent.params import Params, SuiteParams
 from repo_agent.policies.base import Policy, PolicyRequest
 from repo_agent.policies.factory import PolicyConfig, make_policy
 from repo_agent.progress import console, progress_bar, tracked
-from repo_agent.records import ResultLine
+from repo_agent.records import ResultLine, Usage
 from repo_agent.suites import Task, load_suite, select_tasks
 from repo_agent.traces import TraceWriter, read_trace
 
@@ -120,16 +120,16 @@ def label_student_states(
 def _summary(lines: list[ResultLine]) -> dict[str, Any]:
     rs = [line.result for line in lines]
     n = max(1, len(rs))
-    usage = sum((line.usage for line in lines), start=type(lines[0].usage)()) if lines else None
+    usage = sum((line.usage for line in lines), Usage())
     return {
         "runs": len(rs),
         "success_rate": round(sum(r.success for r in rs) / n, 4),
         "parse_errors": sum(r.parse_errors for r in rs),
         "loop_detections": sum(r.loop_detections for r in rs),
         "avg_steps": round(sum(r.steps for r in rs) / n, 4),
-        "prompt_tokens": usage.prompt_tokens if usage else 0,
-        "completion_tokens": usage.completion_tokens if usage else 0,
-        "cost_usd": round(usage.cost_usd, 6) if usage else 0.0,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": round(usage.cost_usd, 6),
     }
 
 
