@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,6 @@ def run_finetune(params: Params) -> dict[str, Any]:
             **_first_last(dpo["curve"], "rewards/margins"),
         },
     }
-    (paths.MODELS_SFT / "train_info.json").write_text(json.dumps(metrics["sft"]) + "\n")
     return metrics
 
 
