@@ -68,6 +68,17 @@ class RunSpec:
     role: str = "run"
 
 
+def run_specs(
+    tasks: list[Task], label: str, rollouts: int, seed: int, role: str | None = None
+) -> list[RunSpec]:
+    """`rollouts` runs per task, ids `<task>:<label>:<k>`, seeds `seed + k` (stable for resume)."""
+    return [
+        RunSpec(t, f"{t.id}:{label}:{k}", seed=seed + k, role=role or label)
+        for t in tasks
+        for k in range(rollouts)
+    ]
+
+
 class Episode:
     """One run of one task: builds requests, applies completions, ends with a result."""
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
+from repo_agent.agent import AgentConfig, run_episodes, run_specs
 from repo_agent.policies.factory import PolicyConfig, PolicyKind, make_policy
 from repo_agent.progress import progress_bar, tracked
 from repo_agent.protocol import ToolProtocol
@@ -210,10 +210,9 @@ def run(
     if out is not None:
         writer = TraceWriter(out.with_suffix(".traces.jsonl"), results_path=out)
     specs = [
-        RunSpec(t, f"{t.id}:{policy}:{k}", seed=seed + k, role="run")
-        for t in chosen
-        for k in range(rollouts)
-        if writer is None or f"{t.id}:{policy}:{k}" not in writer.done
+        spec
+        for spec in run_specs(chosen, policy, rollouts, seed, role="run")
+        if writer is None or spec.run_id not in writer.done
     ]
 
     def record(steps: list[StepRecord], line: ResultLine) -> None:

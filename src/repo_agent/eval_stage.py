@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from repo_agent import paths
-from repo_agent.agent import RunSpec
+from repo_agent.agent import run_specs
 from repo_agent.evaluate import model_metrics
 from repo_agent.params import Params
 from repo_agent.policies.factory import PolicyConfig, make_policy
@@ -62,11 +62,7 @@ def run_eval(params: Params) -> dict[str, Any]:
         policy = make_policy(cfg, tasks, proto, name=model)
         trace_path = paths.EVAL_TRACES / f"{model}.jsonl"
         trace_path.unlink(missing_ok=True)
-        specs = [
-            RunSpec(t, f"{t.id}:{model}:{k}", seed=ev.seed + k, role=model)
-            for t in tasks
-            for k in range(ev.rollouts)
-        ]
+        specs = run_specs(tasks, model, ev.rollouts, ev.seed)
         record_runs(
             specs, policy, params, TraceWriter(trace_path), f"eval {model}", batch_size_for(cfg)
         )

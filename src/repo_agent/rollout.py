@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from repo_agent.agent import RunSpec, run_episodes
+from repo_agent.agent import RunSpec, run_episodes, run_specs
 from repo_agent.pairs import TeacherLabel
 from repo_agent.params import Params, SuiteParams
 from repo_agent.policies.base import Policy, PolicyRequest
@@ -165,11 +165,7 @@ def run_rollout(
     proto = params.agent.tool_protocol
     teacher_trace = traces_dir / "teacher.jsonl"
     teacher = make_policy(params.teacher, tasks, proto, name="teacher")
-    specs = [
-        RunSpec(t, f"{t.id}:teacher:{k}", seed=r.seed + k, role="teacher")
-        for t in tasks
-        for k in range(r.teacher_rollouts)
-    ]
+    specs = run_specs(tasks, "teacher", r.teacher_rollouts, r.seed)
     record_runs(
         specs,
         teacher,
@@ -187,11 +183,7 @@ def run_rollout(
         student = make_policy(
             PolicyConfig(**scfg.model_dump(exclude={"build"})), tasks, proto, name="student"
         )
-        specs = [
-            RunSpec(t, f"{t.id}:student:{k}", seed=r.seed + k, role="student")
-            for t in tasks
-            for k in range(r.student_rollouts)
-        ]
+        specs = run_specs(tasks, "student", r.student_rollouts, r.seed)
         record_runs(
             specs,
             student,
