@@ -18,12 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fake_api import FakeAPI, oracle_responder  # noqa: E402
+from fake_api import FakeAPI, oracle_responder
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes  # noqa: E402
-from repo_agent.policies.factory import PolicyConfig, make_policy  # noqa: E402
-from repo_agent.records import ResultLine, StepRecord  # noqa: E402
-from repo_agent.suites import load_suite  # noqa: E402
+from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.factory import make_policy
+from repo_agent.records import ResultLine, StepRecord
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.suites.loader import load_suite
 
 
 def serve(n_tasks: int, latency_s: float, conn: Connection) -> None:

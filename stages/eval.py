@@ -1,8 +1,9 @@
 """Stage `eval`: base, SFT, DPO and teacher on the held-out tasks; metrics, report, plots."""
 
-from repo_agent import paths
-from repo_agent.eval_stage import run_eval
-from repo_agent.stage_io import stage_params, write_json
+from repo_agent.files import write_json
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.eval import run_eval
+from repo_agent.pipeline.io import stage_params
 
 if __name__ == "__main__":
     params = stage_params()

@@ -1,8 +1,9 @@
 """Stage `rollout`: teacher and student act on the suite; the teacher labels student states."""
 
-from repo_agent import paths
-from repo_agent.rollout import run_rollout
-from repo_agent.stage_io import stage_params, write_json
+from repo_agent.files import write_json
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params
+from repo_agent.pipeline.rollout import run_rollout
 
 if __name__ == "__main__":
     params = stage_params()

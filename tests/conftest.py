@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.suites import Task, load_suite
-from repo_agent.workspace import Workspace
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.workspace import Workspace
+from repo_agent.suites.loader import load_suite
 
 
 @pytest.fixture(scope="session")

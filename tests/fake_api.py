@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from repo_agent.policies.base import PolicyRequest
 from repo_agent.policies.oracle import OraclePolicy
-from repo_agent.protocol import ToolProtocol, action_message, goal_message
 from repo_agent.records import Message
-from repo_agent.suites import Task
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.protocol import action_message, goal_message
+from repo_agent.runtime.task import Task
 
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -482,7 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
     api: FakeAPI
     body: bytes
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _read_body(self) -> bytes:

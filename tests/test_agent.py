@@ -7,20 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent import agent as agent_module
-from repo_agent.agent import AgentConfig, Episode, RunSpec, run_episodes
-from repo_agent.policies.base import PolicyRequest
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.protocol import (
+from repo_agent.records import Completion, Message, NativeToolCall, ResultLine, StepRecord
+from repo_agent.runtime import agent as agent_module
+from repo_agent.runtime.agent import Episode, RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.protocol import (
     PROTOCOL_ERROR_PREFIX,
     REFLECTION_PREFIX,
     TOOL_RESULT_PREFIX,
     system_prompt,
 )
-from repo_agent.records import Completion, Message, NativeToolCall, ResultLine, StepRecord
-from repo_agent.suites import Task
-from repo_agent.tools import openai_tool_schemas
-from repo_agent.workspace import Workspace
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.tools import openai_tool_schemas
+from repo_agent.runtime.workspace import Workspace
 
 # The run result fields, exactly as DESIGN.md lists them.
 DESIGN_FIELDS = {

@@ -12,13 +12,16 @@ import pytest
 from fake_api import FakeAPI, Fault, oracle_responder
 from typer.testing import CliRunner
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
 from repo_agent.cli import app
-from repo_agent.policies.api import cache_key, scrub
-from repo_agent.policies.base import PolicyRequest
-from repo_agent.policies.factory import PolicyConfig, make_policy
+from repo_agent.policies.cache import cache_key
+from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.factory import make_policy
+from repo_agent.policies.secrets import scrub
 from repo_agent.records import Message, ResultLine, StepRecord
-from repo_agent.suites import Task
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.task import Task
 from repo_agent.traces import TraceWriter
 
 OPENAI_KEY = "sk-test-SECRETKEY0123456789"

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from repo_agent.corruptions import (
+from repo_agent.data.config import PairParams, RubricParams
+from repo_agent.data.corruptions import (
     CORRUPTIONS,
     broken_json,
     exact_repeat,
@@ -19,13 +20,12 @@ from repo_agent.corruptions import (
     unknown_tool,
     write_before_read,
 )
-from repo_agent.loops import EXACT_REPEAT, REPEAT_GREP, TINY_REREAD
-from repo_agent.params import PairParams, RubricParams
-from repo_agent.protocol import ParseError, ParseErrorCode, parse_action, render_action
+from repo_agent.data.rubric import blind_write, loop_score, view_state
+from repo_agent.data.rubric import premature_final as premature_final_score
 from repo_agent.records import FinalAction, Message, ToolCallAction
-from repo_agent.rubric import blind_write, loop_score, view_state
-from repo_agent.rubric import premature_final as premature_final_score
-from repo_agent.tools import TOOLS
+from repo_agent.runtime.loops import EXACT_REPEAT, REPEAT_GREP, TINY_REREAD
+from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action, render_action
+from repo_agent.runtime.tools import TOOLS
 
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix mid() in calc.py")

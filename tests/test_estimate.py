@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from repo_agent.cli import app
-from repo_agent.estimate import (
+from repo_agent.files import read_jsonl
+from repo_agent.training.estimate import (
     approx_tokens,
     estimate_jobs,
     message_tokens,
     preference_row_tokens,
-    read_rows,
 )
 
 USER = {"role": "user", "content": "x" * 40}  # 10 tokens + 4 overhead
@@ -65,7 +65,7 @@ def test_bad_line_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": []}\n[1]\n')
     with pytest.raises(ValueError, match="bad.jsonl:2"):
-        read_rows(bad)
+        read_jsonl(bad)
 
 
 def test_cli_estimate(files: tuple[Path, Path]) -> None:

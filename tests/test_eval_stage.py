@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent import paths
-from repo_agent.eval_stage import model_policy_config
-from repo_agent.params import Params
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.eval import model_policy_config
+from repo_agent.pipeline.params import Params
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from repo_agent.evaluate import (
+from repo_agent.evaluation.metrics import (
     METRIC_NAMES,
     RUN_METRICS,
     bootstrap_ci,

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
-from repo_agent.extract import EXTRACT_FORMAT, SFTExample, extract_sft, keep_step
+from repo_agent.data.extract import EXTRACT_FORMAT, SFTExample, extract_sft, keep_step
+from repo_agent.files import read_jsonl, write_jsonl
 from repo_agent.formats import validate_sft_row
 from repo_agent.policies.oracle import OraclePolicy
-from repo_agent.protocol import parse_action
 from repo_agent.records import (
     Message,
     ResultLine,
@@ -21,8 +20,10 @@ from repo_agent.records import (
     TaskMetadata,
     ToolCallAction,
 )
-from repo_agent.stage_io import read_jsonl, write_jsonl
-from repo_agent.suites import Task
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.protocol import parse_action
+from repo_agent.runtime.task import Task
 
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix f")

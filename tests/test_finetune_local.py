@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
-from repo_agent.finetune_local import train_dpo, train_sft
-from repo_agent.params import FinetuneParams, PolicyConfig, StudentBuild
-from repo_agent.policies.base import PolicyRequest
+from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.policies.oracle import OraclePolicy
-from repo_agent.protocol import ParseError, parse_json_action
 from repo_agent.records import Message
-from repo_agent.student import SPECIAL_TOKENS, build_student
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.protocol import ParseError, parse_json_action
+from repo_agent.training.config import FinetuneParams, StudentBuild
+from repo_agent.training.local import train_dpo, train_sft
+from repo_agent.training.student import SPECIAL_TOKENS, build_student
 
 TINY = StudentBuild(
     vocab_size=400,

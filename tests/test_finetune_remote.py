@@ -11,13 +11,9 @@ import pytest
 from fake_api import FakeAPI, Fault
 from rich.console import Console
 
-from repo_agent.finetune_remote import (
-    STATE_FILE,
-    RemoteFinetuneConfig,
-    RemoteFinetuneError,
-    run_remote_finetune,
-)
-from repo_agent.params import ParamsError, parse_params
+from repo_agent.pipeline.params import ParamsError, parse_params
+from repo_agent.training.config import RemoteFinetuneConfig
+from repo_agent.training.remote.runner import STATE_FILE, RemoteFinetuneError, run_remote_finetune
 
 OPENAI_KEY = "sk-test-FTSECRET0123456789"
 TOGETHER_KEY = "together-test-FTSECRET9876543210"

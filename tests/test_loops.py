@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from repo_agent.loops import (
+from repo_agent.records import ToolCallAction
+from repo_agent.runtime.loops import (
     EXACT_REPEAT,
     REPEAT_GREP,
     TINY_REREAD,
@@ -12,8 +13,7 @@ from repo_agent.loops import (
     call_key,
     reflection_prompt,
 )
-from repo_agent.protocol import REFLECTION_PREFIX
-from repo_agent.records import ToolCallAction
+from repo_agent.runtime.protocol import REFLECTION_PREFIX
 
 
 def call(name: str, **args: object) -> ToolCallAction:

@@ -15,7 +15,8 @@ import yaml
 from typer.testing import CliRunner
 
 from repo_agent import cli
-from repo_agent.mutants import (
+from repo_agent.suites.loader import load_suite
+from repo_agent.suites.mutants import (
     MutantError,
     SourceProgram,
     candidate_order,
@@ -24,9 +25,8 @@ from repo_agent.mutants import (
     mutate_program,
     symptom_goal,
 )
-from repo_agent.mutations import OPERATORS, apply_mutation, find_mutations
-from repo_agent.suites import load_suite
-from repo_agent.validate import validate_tasks
+from repo_agent.suites.mutations import OPERATORS, apply_mutation, find_mutations
+from repo_agent.suites.validate import validate_tasks
 
 
 def _mutants(source: str, op: str) -> dict[str, str]:
@@ -313,7 +313,7 @@ def test_ensure_mutant_suite_is_deterministic_and_reuses_tasks(
 
 @pytest.mark.slow
 def test_every_builtin_program_yields_a_mutant(tmp_path: Path) -> None:
-    from repo_agent.suites import BUILTIN_DIR
+    from repo_agent.suites.loader import BUILTIN_DIR
 
     report = generate_mutants(BUILTIN_DIR, tmp_path / "out", max_per_program=1, seed=0)
     assert len(report.programs) == 44

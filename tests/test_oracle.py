@@ -9,11 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from repo_agent.agent import AgentConfig, Episode, RunSpec, run_episodes
-from repo_agent.policies.base import PolicyRequest
-from repo_agent.policies.factory import PolicyConfig, make_policy
+from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.factory import make_policy
 from repo_agent.policies.oracle import OracleError, OraclePolicy, localisation_pattern
-from repo_agent.protocol import ToolProtocol, action_message, parse_action
 from repo_agent.records import (
     Completion,
     FinalAction,
@@ -22,7 +20,11 @@ from repo_agent.records import (
     StepRecord,
     ToolCallAction,
 )
-from repo_agent.suites import Task
+from repo_agent.runtime.agent import Episode, RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig, ToolProtocol
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.protocol import action_message, parse_action
+from repo_agent.runtime.task import Task
 
 CHUNKS = 4
 

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
+from repo_agent.data.config import PairParams, RubricParams
+from repo_agent.data.pairs import PAIR_FORMAT, PairExample, build_pairs, student_reason
+from repo_agent.data.rubric import score
 from repo_agent.formats import validate_preference_row
-from repo_agent.pairs import PAIR_FORMAT, PairExample, TeacherLabel, build_pairs, student_reason
-from repo_agent.params import PairParams, RubricParams
-from repo_agent.policies.base import Policy, PolicyRequest
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.records import Message, StepRecord
-from repo_agent.rubric import score
-from repo_agent.suites import Task
+from repo_agent.records import Message, StepRecord, TeacherLabel
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.policy import Policy, PolicyRequest
+from repo_agent.runtime.task import Task
 
 TASKS = ("a_binary_search", "a_gcd_lcm")
 LIST = '{"type":"tool_call","name":"list_files","args":{"rel_dir":"."}}'  # compact, not canonical
@@ -309,7 +310,7 @@ def test_student_reason() -> None:
 
 def test_native_protocol_pairs_are_function_calls(task_by_id) -> None:
     from repo_agent.policies.oracle import OraclePolicy
-    from repo_agent.protocol import ParseError, parse_action
+    from repo_agent.runtime.protocol import ParseError, parse_action
 
     task = task_by_id["a_binary_search"]
     steps: list = []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from repo_agent.params import Params, ParamsError, load_params, parse_params
+from repo_agent.pipeline.params import Params, ParamsError, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_YAML = ROOT / "params.yaml"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from repo_agent import paths
+from repo_agent.pipeline import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]

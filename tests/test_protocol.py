@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repo_agent.protocol import (
+from repo_agent.records import FinalAction, Message, NativeToolCall, ToolCallAction
+from repo_agent.runtime.protocol import (
     EXPECTED_SHAPE,
     PROTOCOL_ERROR_PREFIX,
     REFLECTION_PREFIX,
@@ -27,8 +28,7 @@ from repo_agent.protocol import (
     render_action,
     system_prompt,
 )
-from repo_agent.records import FinalAction, Message, NativeToolCall, ToolCallAction
-from repo_agent.tools import TOOLS
+from repo_agent.runtime.tools import TOOLS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import QUIX_GCD_CORRECT, write_quixbugs
 
-from repo_agent.suites import TaskFileError, load_suite
+from repo_agent.runtime.task import TaskFileError
+from repo_agent.suites.loader import load_suite
 from repo_agent.suites.quixbugs import load_quixbugs
-from repo_agent.validate import validate_tasks
+from repo_agent.suites.validate import validate_tasks
 
 
 def test_load(quixbugs_root: Path) -> None:

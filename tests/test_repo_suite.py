@@ -11,12 +11,14 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from repo_agent import cli
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.suites import TaskFileError, TaskSpec, load_suite
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.task import TaskFileError, TaskSpec
+from repo_agent.runtime.tools import execute_tool
+from repo_agent.runtime.workspace import Workspace
+from repo_agent.suites.loader import load_suite
 from repo_agent.suites.repo import REPO_GOAL, load_repo_task
-from repo_agent.tools import execute_tool
-from repo_agent.workspace import Workspace
 
 TEST_CMD = "python -m pytest -q -x tests"
 BUGGY = "def area(w, h):\n    return w + h\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.evaluate import RUN_METRICS, model_metrics
-from repo_agent.params import EvalParams
+from repo_agent.evaluation.metrics import RUN_METRICS, model_metrics
+from repo_agent.evaluation.report import TABLE_METRICS, markdown_table, write_report
+from repo_agent.pipeline.params import EvalParams
 from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
-from repo_agent.report import TABLE_METRICS, markdown_table, write_report
 from repo_agent.traces import TraceWriter, read_trace
 
 EV = EvalParams(bootstrap_samples=100, seed=3)

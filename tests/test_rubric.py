@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from repo_agent.params import RubricParams
-from repo_agent.protocol import ParseError, ParseErrorCode, parse_action
-from repo_agent.records import FinalAction, Message, ToolCallAction
-from repo_agent.rubric import (
+from repo_agent.data.config import RubricParams
+from repo_agent.data.rubric import (
     SCORERS,
     StateView,
     blind_write,
@@ -22,6 +20,8 @@ from repo_agent.rubric import (
     score,
     view_state,
 )
+from repo_agent.records import FinalAction, Message, ToolCallAction
+from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action
 
 R = RubricParams()  # invalid 10, loop 1, premature 3, blind 3, read 1, write 2, context 500
 SYSTEM = Message(role="system", content="You fix bugs.")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from repo_agent.split import LeakError, check_no_leak, group_of, split_rows, split_tasks
+from repo_agent.data.split import LeakError, check_no_leak, group_of, split_rows, split_tasks
 
 IDS = [f"task_{i:02d}" for i in range(20)]
 

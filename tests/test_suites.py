@@ -8,16 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from repo_agent.suites import (
-    BUILTIN_DIR,
+from repo_agent.runtime.task import (
     DEFAULT_TEST_CMD,
     Task,
     TaskFileError,
-    load_suite,
     load_task_dir,
     load_task_tree,
-    select_tasks,
 )
+from repo_agent.suites.loader import BUILTIN_DIR, load_suite, select_tasks
 
 CATEGORIES = {
     "sorting", "searching", "graphs", "dynamic_programming", "math", "strings", "data_structures",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.testrun import command_argv, run_tests
+from repo_agent.runtime.testrun import command_argv, run_tests
 
 
 def test_python_means_this_interpreter() -> None:

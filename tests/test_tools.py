@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import Sandbox
 
-from repo_agent.tools import THOUGHT, TOOLS, ToolLimits, execute_tool, openai_tool_schemas
+from repo_agent.runtime.tools import THOUGHT, TOOLS, ToolLimits, execute_tool, openai_tool_schemas
 
 
 def test_four_tools_with_required_args() -> None:

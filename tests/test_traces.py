@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.agent import AgentConfig, RunSpec, run_episodes
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.records import RESULT_FORMAT, TRACE_FORMAT, ResultLine, StepRecord
-from repo_agent.suites import Task
+from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.task import Task
 from repo_agent.traces import (
     TraceFormatError,
     TraceWriter,

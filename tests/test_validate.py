@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from repo_agent.suites import Task, load_task_dir
-from repo_agent.validate import validate_task, validate_tasks
+from repo_agent.runtime.task import Task, load_task_dir
+from repo_agent.suites.validate import validate_task, validate_tasks
 
 SOME = ["a_binary_search", "b_components", "c_roman_numerals", "d_kruskal_mst"]
 

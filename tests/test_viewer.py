@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from repo_agent import cli
+from repo_agent.evaluation.viewer import build_site, collect_runs
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.traces import read_trace
-from repo_agent.viewer import build_site, collect_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 GARBAGE = "<script>alert('pwned')</script> the bug is in bsearch.py"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import Sandbox
 
-from repo_agent.tools import ToolLimits, execute_tool
-from repo_agent.workspace import Workspace, WorkspaceError
+from repo_agent.runtime.tools import ToolLimits, execute_tool
+from repo_agent.runtime.workspace import Workspace, WorkspaceError
 
 Setup = Callable[[Sandbox], None]
 

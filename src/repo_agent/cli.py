@@ -10,14 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from repo_agent.agent import AgentConfig, run_episodes, run_specs
-from repo_agent.policies.factory import PolicyConfig, PolicyKind, make_policy
-from repo_agent.progress import progress_bar, tracked
-from repo_agent.protocol import ToolProtocol
+from repo_agent.pipeline.runs import tracked
+from repo_agent.policies.config import PolicyConfig, PolicyKind
+from repo_agent.policies.factory import make_policy
+from repo_agent.progress import progress_bar
 from repo_agent.records import ResultLine, RunResult, StepRecord
-from repo_agent.suites import Task, TaskFileError, load_suite, select_tasks
+from repo_agent.runtime.agent import run_episodes, run_specs
+from repo_agent.runtime.config import AgentConfig, ToolProtocol
+from repo_agent.runtime.task import Task, TaskFileError
+from repo_agent.suites.loader import load_suite, select_tasks
+from repo_agent.suites.validate import validate_tasks
 from repo_agent.traces import TraceWriter
-from repo_agent.validate import validate_tasks
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 tasks_app = typer.Typer(no_args_is_help=True, help="List and validate task suites.")
@@ -100,7 +103,7 @@ def tasks_generate(
     force: Annotated[bool, typer.Option(help="replace mutant tasks already in --out")] = False,
 ) -> None:
     """Make bug-fix tasks by mutating correct code; keep mutants its tests catch."""
-    from repo_agent.mutants import MutantError, generate_mutants, report_table
+    from repo_agent.suites.mutants import MutantError, generate_mutants, report_table
 
     try:
         report = generate_mutants(
@@ -234,8 +237,8 @@ def view(
     out: Annotated[Path, typer.Option("--out", help="directory for the static site")],
 ) -> None:
     """Write a static HTML site of the runs in trace files: open OUT/index.html."""
+    from repo_agent.evaluation.viewer import build_site
     from repo_agent.traces import TraceFormatError
-    from repo_agent.viewer import build_site
 
     missing = [str(p) for p in traces if not p.is_file()]
     if missing:
@@ -266,7 +269,7 @@ def estimate(
 ) -> None:
     """Tokens in the SFT and preference files and the estimated cost of the jobs (≈4 chars per
     token), before anything is uploaded."""
-    from repo_agent.estimate import estimate_jobs
+    from repo_agent.training.estimate import estimate_jobs
 
     try:
         jobs = estimate_jobs(sft, pairs, epochs, dpo_epochs, price_per_mtok, dpo_price_per_mtok)

@@ -130,3 +130,12 @@ class ResultLine(Strict):
     usage: Usage = Field(default_factory=Usage)
     diff: str = ""
     result: RunResult
+
+
+class TeacherLabel(Strict):
+    """The teacher's next action on a student state (written by rollout, read by pair)."""
+
+    format: str = "repo-agent.label/1"
+    run_id: str
+    step: int
+    output: Message

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from repo_agent.files import atomic_writer
 from repo_agent.records import RESULT_FORMAT, TRACE_FORMAT, ResultLine, RunResult, StepRecord
 
 
@@ -91,14 +92,12 @@ class TraceWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         existing = read_trace(path)
         self.done: set[str] = {r.result.run_id for r in existing.results}
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with atomic_writer(path) as fh:
             by_run = existing.steps_by_run()
             for r in existing.results:
                 for s in by_run.get(r.result.run_id, []):
                     fh.write(s.model_dump_json(exclude_none=True) + "\n")
                 fh.write(r.model_dump_json() + "\n")
-        os.replace(tmp, path)
         if results_path is not None:
             results_path.parent.mkdir(parents=True, exist_ok=True)
             results_path.write_text(

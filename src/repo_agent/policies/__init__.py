@@ -1,5 +1,1 @@
-"""Policies: who produces the next assistant message."""
-
-from repo_agent.policies.base import Policy, PolicyRequest
-
-__all__ = ["Policy", "PolicyRequest"]
+"""Policies: who produces the next assistant message (oracle, scripted, hf, openai, together)."""

@@ -2,52 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from repo_agent.policies.base import Policy
-from repo_agent.protocol import ToolProtocol
-from repo_agent.suites import Task
-
-PolicyKind = Literal["oracle", "hf", "openai", "together"]
-
-
-class PolicyConfig(BaseModel):
-    """Who acts: the offline oracle, a local transformers model, or an API model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: PolicyKind = "oracle"
-    model: str = Field("", description="hf: local path or hub name; APIs: the model name")
-    explore: float = Field(0.0, ge=0, le=1, description="oracle: chance of each seeded detour")
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_new_tokens: int = Field(256, ge=1)
-    batch_size: int = Field(8, ge=1, description="hf: sequences generated together")
-    max_prompt_tokens: int = Field(2048, ge=64, description="hf: prompt cut from the left")
-    stop_on_non_json: bool = Field(
-        True, description="hf: stop a sequence as soon as it cannot be one JSON object"
-    )
-    # API policies (openai, together); keys come only from the environment (api_key_env).
-    base_url: str | None = Field(
-        None, description="APIs: endpoint; default OPENAI_BASE_URL / TOGETHER_BASE_URL"
-    )
-    api_key_env: str | None = Field(
-        None, description="APIs: env var holding the key; default OPENAI_API_KEY / TOGETHER_API_KEY"
-    )
-    concurrency: int = Field(4, ge=1, description="APIs: requests in flight")
-    max_retries: int = Field(5, ge=0, description="APIs: retries on 429, 5xx, timeouts")
-    retry_base_s: float = Field(0.5, ge=0, description="APIs: first backoff (doubles, jittered)")
-    retry_max_s: float = Field(30.0, ge=0, description="APIs: longest backoff")
-    timeout_s: float = Field(120.0, gt=0, description="APIs: per-request timeout")
-    json_mode: bool = Field(
-        False, description='APIs, json protocol: send response_format={"type":"json_object"}'
-    )
-    cache: bool = Field(True, description="APIs: reuse cached responses (see cache_dir)")
-    cache_dir: str = Field("cache/responses", description="APIs: response cache, one file per key")
-    price_input_per_mtok: float = Field(0.0, ge=0, description="APIs: USD per 1M prompt tokens")
-    price_output_per_mtok: float = Field(0.0, ge=0, description="APIs: USD per 1M output tokens")
+from repo_agent.policies.config import PolicyConfig
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.policy import Policy
+from repo_agent.runtime.task import Task
 
 
 def make_policy(
@@ -74,3 +32,12 @@ def make_policy(
 
         return TogetherPolicy(config, name=label)
     raise ValueError(f"policy kind {config.kind!r} is not available in this build")
+
+
+def batch_size_for(config: PolicyConfig) -> int:
+    """States answered per call: the hf batch, the API concurrency, or 8 for offline policies."""
+    if config.kind == "hf":
+        return config.batch_size
+    if config.kind in {"openai", "together"}:
+        return config.concurrency
+    return 8

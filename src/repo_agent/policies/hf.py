@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from repo_agent.policies.base import PolicyRequest
+from repo_agent.policies.config import PolicyConfig
 from repo_agent.records import Completion, Message, Usage
-
-if TYPE_CHECKING:
-    from repo_agent.policies.factory import PolicyConfig
+from repo_agent.runtime.policy import PolicyRequest
 
 
 def cannot_be_protocol_json(text: str) -> bool:
@@ -26,12 +22,12 @@ class _StopOnNonJson:
     has not learned the protocol costs a few tokens per step instead of max_new_tokens. Only
     for the json protocol; the parse error it gets is the same either way."""
 
-    def __init__(self, tokenizer, prompt_width: int, check_tokens: int = 6) -> None:  # noqa: ANN001
+    def __init__(self, tokenizer, prompt_width: int, check_tokens: int = 6) -> None:
         self.tokenizer = tokenizer
         self.prompt_width = prompt_width
         self.check_tokens = check_tokens
 
-    def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001, ANN003, ANN204
+    def __call__(self, input_ids, scores, **kwargs):
         import torch
 
         new = input_ids[:, self.prompt_width :]

@@ -7,10 +7,12 @@ import random
 import re
 from dataclasses import dataclass
 
-from repo_agent.policies.base import PolicyRequest
-from repo_agent.protocol import ToolProtocol, action_message, executed_calls
 from repo_agent.records import Action, Completion, FinalAction, ToolCallAction, Usage
-from repo_agent.suites import Task
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.runtime.protocol import action_message, executed_calls
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
 
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
 _IDENT = re.compile(r"[A-Za-z_]\w{2,}")
@@ -48,10 +50,6 @@ class _State:
     last_write: dict[str, str]
 
 
-def _norm(p: str) -> str:
-    return p.strip().removeprefix("./").rstrip("/") or "."
-
-
 def _state(req: PolicyRequest, protocol: ToolProtocol) -> _State:
     st = _State(set(), [], set(), set(), {})
     for action, obs in executed_calls(req.messages, protocol):
@@ -59,15 +57,15 @@ def _state(req: PolicyRequest, protocol: ToolProtocol) -> _State:
             continue
         a = action.args
         if action.name == "list_files":
-            st.listed.add(_norm(a.get("rel_dir", ".")))
+            st.listed.add(norm_rel_path(a.get("rel_dir", ".")))
         elif action.name == "grep":
             st.greps.append((a["pattern"], obs))
         elif action.name == "read_file":
-            st.any_reads.add(_norm(a["rel_path"]))
+            st.any_reads.add(norm_rel_path(a["rel_path"]))
             if "[truncated:" not in obs:
-                st.full_reads.add(_norm(a["rel_path"]))
+                st.full_reads.add(norm_rel_path(a["rel_path"]))
         elif action.name == "write_file":
-            st.last_write[_norm(a["rel_path"])] = a["content"]
+            st.last_write[norm_rel_path(a["rel_path"])] = a["content"]
     return st
 
 
@@ -143,7 +141,9 @@ class OraclePolicy:
         )
         if localised:
             original = task.original_text(first) or ""
-            size = 4000 if detours["big_read"] else _round_up(len(original) + 100, 500)
+            size = (
+                DEFAULT_READ_CHARS if detours["big_read"] else _round_up(len(original) + 100, 500)
+            )
             return ToolCallAction(name="read_file", args={"rel_path": first, "max_chars": size})
         if not st.listed:
             return ToolCallAction(name="list_files", args={"rel_dir": "."})
@@ -157,7 +157,9 @@ class OraclePolicy:
             pattern = pattern.removeprefix("def ").removeprefix("class ")
         if any(p == pattern for p, _ in st.greps):
             # The grep ran but did not localise (e.g. a wrong dir); read the file directly.
-            return ToolCallAction(name="read_file", args={"rel_path": first, "max_chars": 4000})
+            return ToolCallAction(
+                name="read_file", args={"rel_path": first, "max_chars": DEFAULT_READ_CHARS}
+            )
         return ToolCallAction(name="grep", args={"pattern": pattern, "rel_dir": "."})
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from repo_agent.policies.base import PolicyRequest
 from repo_agent.records import Completion, Message, Usage
+from repo_agent.runtime.policy import PolicyRequest
 
 
 class ScriptedPolicy:

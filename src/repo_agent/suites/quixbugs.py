@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from repo_agent.suites import Task, TaskFileError, TaskSpec
+from repo_agent.runtime.task import Task, TaskFileError, TaskSpec
 
 # Used only when the checkout has no conftest.py: QuixBugs tests read these two flags.
 _CONFTEST = """import pytest

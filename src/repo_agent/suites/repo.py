@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from repo_agent.suites import DEFAULT_TEST_CMD, Task, TaskFileError, TaskSpec
-from repo_agent.testrun import run_tests
-from repo_agent.workspace import Workspace
+from repo_agent.runtime.task import DEFAULT_TEST_CMD, Task, TaskFileError, TaskSpec
+from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.workspace import Workspace
 
 REPO_GOAL = "Fix the failing tests in this repo"
 

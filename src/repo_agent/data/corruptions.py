@@ -10,16 +10,16 @@ import json
 import random
 from collections.abc import Callable
 
-from repo_agent.protocol import (
+from repo_agent.records import Action, FinalAction, Message, ToolCallAction
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.protocol import (
     ParseError,
-    ToolProtocol,
     action_message,
     executed_calls,
     parse_json_action,
     render_action,
 )
-from repo_agent.records import Action, FinalAction, Message, ToolCallAction
-from repo_agent.tools import TOOLS
+from repo_agent.runtime.tools import TOOLS
 
 Corruption = Callable[[list[Message], Action, random.Random], str | None]
 

@@ -10,25 +10,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from repo_agent.corruptions import CORRUPTIONS, as_message
-from repo_agent.extract import keep_step
+from repo_agent.data.config import PairParams, RubricParams
+from repo_agent.data.corruptions import CORRUPTIONS, as_message
+from repo_agent.data.extract import keep_step
+from repo_agent.data.rubric import score
 from repo_agent.formats import dump_messages, validate_preference_row
-from repo_agent.params import PairParams, RubricParams
-from repo_agent.protocol import ParseError, ToolProtocol, parse_action
-from repo_agent.records import Message, StepRecord
-from repo_agent.rubric import score
+from repo_agent.records import Message, StepRecord, TeacherLabel
+from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
+from repo_agent.runtime.protocol import ParseError, parse_action
 
 PAIR_FORMAT = "repo-agent.pair/1"
-
-
-class TeacherLabel(BaseModel):
-    """The teacher's next action on a student state (written by the rollout stage)."""
-
-    model_config = ConfigDict(extra="forbid")
-    format: str = "repo-agent.label/1"
-    run_id: str
-    step: int
-    output: Message
 
 
 class PairExample(BaseModel):
@@ -61,8 +52,11 @@ def _pair(
     reason: str,
     rubric: RubricParams,
     protocol: ToolProtocol,
+    small_read_chars: int,
 ) -> tuple[PairExample | None, float]:
-    margin = score(state, good, rubric, protocol) - score(state, bad, rubric, protocol)
+    margin = score(state, good, rubric, protocol, small_read_chars) - score(
+        state, bad, rubric, protocol, small_read_chars
+    )
     if margin < rubric.min_margin:
         return None, margin
     row = {
@@ -83,6 +77,7 @@ def build_pairs(
     rubric: RubricParams,
     params: PairParams,
     protocol: ToolProtocol = "json",
+    small_read_chars: int = SMALL_READ_CHARS,
 ) -> tuple[list[PairExample], dict[str, Any]]:
     """All kept pairs and the pairs metrics (counts by source and reason, margin statistics).
 
@@ -118,6 +113,7 @@ def build_pairs(
                     reason,
                     rubric,
                     protocol,
+                    small_read_chars,
                 ),
                 reason,
             )
@@ -147,6 +143,7 @@ def build_pairs(
                     name,
                     rubric,
                     protocol,
+                    small_read_chars,
                 ),
                 name,
             )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from repo_agent.records import ToolCallAction
+from repo_agent.runtime.config import SMALL_READ_CHARS
+from repo_agent.runtime.protocol import REFLECTION_PREFIX
+from repo_agent.runtime.tools import norm_rel_path
 
 EXACT_REPEAT = "exact_repeat"
 TINY_REREAD = "tiny_reread"
@@ -28,7 +31,7 @@ class LoopDetector:
     ['repeat_grep']
     """
 
-    small_read_chars: int = 200
+    small_read_chars: int = SMALL_READ_CHARS
     previous: ToolCallAction | None = None
     read_paths: set[str] = field(default_factory=set)
     greps: set[tuple[str, str]] = field(default_factory=set)
@@ -39,7 +42,7 @@ class LoopDetector:
         if self.previous is not None and call_key(self.previous) == call_key(action):
             flags.append(EXACT_REPEAT)
         if action.name == "read_file":
-            path = _norm(action.args.get("rel_path", ""))
+            path = norm_rel_path(action.args.get("rel_path", ""))
             max_chars = action.args.get("max_chars")
             if (
                 path in self.read_paths
@@ -49,7 +52,7 @@ class LoopDetector:
                 flags.append(TINY_REREAD)
             self.read_paths.add(path)
         if action.name == "grep":
-            key = (action.args.get("pattern", ""), _norm(action.args.get("rel_dir", ".")))
+            key = (action.args.get("pattern", ""), norm_rel_path(action.args.get("rel_dir", ".")))
             if key in self.greps and EXACT_REPEAT not in flags:
                 flags.append(REPEAT_GREP)
             self.greps.add(key)
@@ -57,14 +60,7 @@ class LoopDetector:
         return flags
 
 
-def _norm(path: str) -> str:
-    p = path.strip().removeprefix("./").rstrip("/")
-    return p or "."
-
-
 def reflection_prompt(flags: list[str], action: ToolCallAction) -> str:
-    from repo_agent.protocol import REFLECTION_PREFIX
-
     reasons = {
         EXACT_REPEAT: "you repeated your previous call exactly",
         TINY_REREAD: "you re-read a file you already read, with a tiny max_chars",

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from repo_agent.files import read_jsonl
+
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 
@@ -62,22 +64,6 @@ def preference_row_tokens(row: dict[str, Any]) -> int:
     )
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file (blank lines skipped)."""
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}:{n}: a line must be a JSON object")
-        rows.append(row)
-    return rows
-
-
 class JobEstimate(BaseModel):
     """One fine-tuning job: rows, tokens per epoch, epochs, billed tokens and cost."""
 
@@ -119,6 +105,6 @@ def estimate_jobs(
     """Estimates for the SFT job and the DPO job (the DPO price defaults to the SFT price)."""
     dpo_price = price_per_mtok if dpo_price_per_mtok is None else dpo_price_per_mtok
     return [
-        estimate_job("sft", read_rows(sft_path), epochs, price_per_mtok),
-        estimate_job("dpo", read_rows(pairs_path), dpo_epochs, dpo_price),
+        estimate_job("sft", read_jsonl(sft_path), epochs, price_per_mtok),
+        estimate_job("dpo", read_jsonl(pairs_path), dpo_epochs, dpo_price),
     ]

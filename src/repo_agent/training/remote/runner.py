@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from repo_agent.files import write_json
 from repo_agent.formats import RowFormatError, validate_preference_row, validate_sft_row
-from repo_agent.policies.api import (
-    Backoff,
-    api_key_from_env,
-    call_with_retries,
-    describe_error,
-    is_retryable,
-    scrub,
-)
+from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
+from repo_agent.policies.secrets import api_key_from_env, scrub
+from repo_agent.training.config import RemoteFinetuneConfig
 
 RECORD_FORMAT = "repo-agent.remote-finetune/1"
 STATE_FORMAT = "repo-agent.remote-state/1"
@@ -40,40 +34,6 @@ T = TypeVar("T")
 
 class RemoteFinetuneError(Exception):
     """A remote fine-tuning step failed (invalid file, API error, failed or stuck job)."""
-
-
-class RemoteFinetuneConfig(BaseModel):
-    """Remote (Together / OpenAI) fine-tuning settings; keys come only from the environment."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    poll_interval_s: float = Field(30.0, gt=0, description="seconds between status polls")
-    timeout_s: float = Field(
-        86400.0, gt=0, description="stop waiting for a file or job after this; a rerun resumes"
-    )
-    n_epochs: int = Field(3, ge=1, description="SFT epochs")
-    dpo_n_epochs: int = Field(1, ge=1, description="DPO epochs")
-    learning_rate: float | None = Field(
-        None,
-        gt=0,
-        description="SFT; together: learning rate (SDK default 1e-5), openai: "
-        "learning_rate_multiplier; None = the provider's default",
-    )
-    dpo_learning_rate: float | None = Field(None, gt=0, description="DPO, as learning_rate")
-    batch_size: int | None = Field(None, ge=1, description="None = provider default (max/auto)")
-    lora: bool = Field(True, description="together: LoRA (else full fine-tuning)")
-    lora_r: int | None = Field(None, ge=1, description="together: LoRA rank; None = model default")
-    suffix: str | None = Field("repo-agent", max_length=40, description="output model name suffix")
-    base_url: str | None = Field(
-        None, description="default TOGETHER_BASE_URL (no /v1) / OPENAI_BASE_URL (with /v1)"
-    )
-    api_key_env: str | None = Field(
-        None, description="env var with the key; default TOGETHER_API_KEY / OPENAI_API_KEY"
-    )
-    max_retries: int = Field(5, ge=0, description="retries of one API call (429, 5xx, timeouts)")
-    retry_base_s: float = Field(1.0, ge=0, description="first backoff (doubles, jittered)")
-    retry_max_s: float = Field(60.0, ge=0, description="longest backoff")
-    request_timeout_s: float = Field(120.0, gt=0, description="timeout of one API request")
 
 
 # Fields that change how we wait, not what is trained: they do not enter the inputs hash.
@@ -322,12 +282,6 @@ def inputs_hash(
     return h.hexdigest()
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _load_state(out_dir: Path, backend: str, digest: str) -> dict[str, Any]:
     path = out_dir / STATE_FILE
     if path.is_file():
@@ -389,7 +343,7 @@ class _Runner:
         return scrub(text, [self.api.secret])
 
     def save(self) -> None:
-        _write_json(self.out_dir / STATE_FILE, self.state)
+        write_json(self.out_dir / STATE_FILE, self.state)
 
     def ensure_file(self, role: str, path: Path) -> str:
         file_id = self.state["files"].get(role)
@@ -464,7 +418,7 @@ class _Runner:
             **extra,
         }
         rec = json.loads(self.scrub(json.dumps(rec)))
-        _write_json(self.out_dir / f"{method}.json", rec)
+        write_json(self.out_dir / f"{method}.json", rec)
         if not st.succeeded:
             raise RemoteFinetuneError(
                 f"{self.api.provider} {method} job {st.job_id} ended with status {st.status}: "

@@ -7,22 +7,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from repo_agent.loops import LoopDetector, reflection_prompt
-from repo_agent.policies.base import Policy, PolicyRequest
-from repo_agent.protocol import (
-    ParseError,
-    ToolProtocol,
-    fit_context,
-    goal_message,
-    observation_messages,
-    parse_action,
-    system_prompt,
-    truncate,
-)
 from repo_agent.records import (
     Completion,
     FinalAction,
@@ -33,31 +18,21 @@ from repo_agent.records import (
     ToolCallAction,
     Usage,
 )
-from repo_agent.suites import Task
-from repo_agent.testrun import run_tests
-from repo_agent.tools import ToolLimits, execute_tool, openai_tool_schemas
-from repo_agent.workspace import Workspace
-
-TestPolicy = Literal["never", "on_final", "after_write"]
-
-
-class AgentConfig(BaseModel):
-    """How an agent run is conducted (shared by the CLI, rollout and eval)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tool_protocol: ToolProtocol = "json"
-    test_policy: TestPolicy = Field(
-        "on_final",
-        description="never: no tests; on_final: tests run once when the run ends and decide "
-        "success; after_write: also after every write_file, output shown to the agent",
-    )
-    max_steps: int = Field(12, ge=1, description="step limit per run")
-    max_consecutive_parse_errors: int = Field(3, ge=1)
-    max_wall_s: float = Field(300.0, gt=0, description="wall-time limit per run")
-    max_observation_chars: int = Field(2000, ge=100, description="tool output cut to this")
-    max_context_chars: int = Field(8000, ge=500, description="oldest steps dropped past this")
-    small_read_chars: int = Field(200, ge=1, description="re-read below this is a loop")
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.loops import LoopDetector, reflection_prompt
+from repo_agent.runtime.policy import Policy, PolicyRequest
+from repo_agent.runtime.protocol import (
+    ParseError,
+    fit_context,
+    goal_message,
+    observation_messages,
+    parse_action,
+    system_prompt,
+)
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.tools import ToolLimits, execute_tool, openai_tool_schemas, truncate
+from repo_agent.runtime.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -257,7 +232,7 @@ class Episode:
             before = self.task.original_text(rel) or ""
             try:
                 after = self.ws.read_text(rel)
-            except Exception:  # noqa: BLE001 - a deleted or binary file shows as empty
+            except Exception:  # a deleted or binary file shows as empty
                 after = ""
             chunks += difflib.unified_diff(
                 before.splitlines(keepends=True),

@@ -8,8 +8,14 @@ import html
 from pathlib import Path
 from typing import Any
 
-from repo_agent.evaluate import RUN_METRICS, bootstrap_ci, breakdown, failure_reasons
-from repo_agent.params import EvalParams
+from repo_agent.evaluation.metrics import (
+    RUN_RATES,
+    bootstrap_ci,
+    breakdown,
+    failure_reasons,
+    runs_frame,
+    steps_frame,
+)
 from repo_agent.traces import read_trace
 
 TABLE_METRICS = (
@@ -36,15 +42,16 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def write_report(
     traces: dict[str, Path],
     metrics: dict[str, dict[str, float]],
-    ev: EvalParams,
     reports: Path,
     plots: Path,
+    bootstrap_samples: int = 1000,
+    seed: int = 0,
 ) -> None:
     """Write eval.md, eval.html, eval_metrics.png to `reports` and eval_metrics.csv to `plots`."""
     reports.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     data = {m: read_trace(p) for m, p in traces.items()}
-    results = {m: [r.result for r in t.results] for m, t in data.items()}
+    runs = {m: runs_frame([r.result for r in t.results]) for m, t in data.items()}
     models = list(metrics)
     base = metrics.get("base")
 
@@ -67,20 +74,20 @@ def write_report(
     ci_rows = []
     for m in models:
         cells = [m]
-        for fn in RUN_METRICS.values():
-            lo, hi = bootstrap_ci(results[m], fn, ev.bootstrap_samples, ev.seed)
+        for expr in RUN_RATES.values():
+            lo, hi = bootstrap_ci(runs[m], expr, bootstrap_samples, seed)
             cells.append(f"[{lo:.2f}, {hi:.2f}]")
         ci_rows.append(cells)
     sections += [
-        f"## Bootstrap 95% intervals ({ev.bootstrap_samples} resamples of runs)",
+        f"## Bootstrap 95% intervals ({bootstrap_samples} resamples of runs)",
         "",
-        markdown_table(["model", *RUN_METRICS], ci_rows),
+        markdown_table(["model", *RUN_RATES], ci_rows),
         "",
     ]
     for key in ("category", "difficulty"):
         brows = []
         for m in models:
-            for group, vals in breakdown(results[m], key).items():
+            for group, vals in breakdown(runs[m], key).items():
                 brows.append(
                     [
                         m,
@@ -100,7 +107,7 @@ def write_report(
     frows = [
         [m, reason, str(n)]
         for m in models
-        for reason, n in failure_reasons(results[m], data[m].steps)
+        for reason, n in failure_reasons(runs[m], steps_frame(data[m].steps))
     ]
     sections += [
         "## Top failure reasons",

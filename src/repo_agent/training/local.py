@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from repo_agent.files import read_jsonl
 from repo_agent.formats import preference_to_trl, sft_to_trl
-from repo_agent.params import FinetuneParams
-from repo_agent.stage_io import read_jsonl
+from repo_agent.training.config import FinetuneParams
 
 
 def _history(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, float]]:
@@ -36,7 +35,7 @@ def _common_args(params: FinetuneParams, out: Path, n_rows: int, batch: int) -> 
     }
 
 
-def _lora(params: FinetuneParams):  # noqa: ANN202
+def _lora(params: FinetuneParams):
     if not params.lora:
         return None
     from peft import LoraConfig
@@ -44,7 +43,7 @@ def _lora(params: FinetuneParams):  # noqa: ANN202
     return LoraConfig(r=params.lora_r, lora_alpha=2 * params.lora_r, task_type="CAUSAL_LM")
 
 
-def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):  # noqa: ANN001, ANN202
+def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):
     """Rows converted to TRL's format, the tokenizer and the model (torch threads set)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -119,7 +118,7 @@ def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams
     return {"rows": len(rows), "curve": _history(trainer.state.log_history, keys)}
 
 
-def _save(trainer, tok, out: Path) -> None:  # noqa: ANN001
+def _save(trainer, tok, out: Path) -> None:
     model = trainer.model
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
@@ -131,6 +130,3 @@ def _save(trainer, tok, out: Path) -> None:  # noqa: ANN001
         import shutil
 
         shutil.rmtree(trainer_dir, ignore_errors=True)
-
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,4 +1,4 @@
-"""The finetune stage: SFT warm-start then DPO, on the chosen backend; writes curves + metrics."""
+"""The finetune step: SFT warm-start then DPO, on the chosen backend; writes curves + metrics."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from repo_agent import paths
-from repo_agent.params import Params
-from repo_agent.rollout import student_model_path
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.params import Params
+from repo_agent.training.student import student_model_path
 
 
 def _write_curve(path: Path, curve: list[dict[str, float]]) -> None:
@@ -44,7 +44,7 @@ def run_finetune(params: Params) -> dict[str, Any]:
     pair_rows = paths.SPLIT_TRAIN / "pairs.jsonl"
     paths.MODELS_REMOTE.mkdir(parents=True, exist_ok=True)
     if ft.backend != "local":
-        from repo_agent.finetune_remote import run_remote_finetune
+        from repo_agent.training.remote.runner import run_remote_finetune
 
         base = ft.base_model or params.student.model
         info = run_remote_finetune(
@@ -55,9 +55,9 @@ def run_finetune(params: Params) -> dict[str, Any]:
             shutil.copyfile(paths.MODELS_REMOTE / name, target / paths.REMOTE_MODEL_FILE)
         return {"remote": {k: v for k, v in info.items() if isinstance(v, int | float)}}
 
-    from repo_agent.finetune_local import train_dpo, train_sft
+    from repo_agent.training.local import train_dpo, train_sft
 
-    base = Path(student_model_path(params, paths.MODELS_BASE))
+    base = Path(student_model_path(params.student.model, paths.MODELS_BASE))
     _reset(paths.MODELS_SFT, paths.MODELS_DPO)
     sft = train_sft(base, sft_rows, paths.MODELS_SFT, ft)
     dpo = train_dpo(paths.MODELS_SFT, pair_rows, paths.MODELS_DPO, ft)

@@ -24,16 +24,17 @@ from pathlib import Path
 
 import yaml
 
-from repo_agent.mutations import OPERATORS, Mutation, apply_mutation, find_mutations, normalise
-from repo_agent.suites import (
-    BUILTIN_DIR,
-    DEFAULT_TEST_CMD,
-    Task,
-    TaskSpec,
-    load_task_tree,
+from repo_agent.runtime.task import DEFAULT_TEST_CMD, Task, TaskSpec, load_task_tree
+from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.workspace import Workspace, _ignore
+from repo_agent.suites.loader import BUILTIN_DIR
+from repo_agent.suites.mutations import (
+    OPERATORS,
+    Mutation,
+    apply_mutation,
+    find_mutations,
+    normalise,
 )
-from repo_agent.testrun import run_tests
-from repo_agent.workspace import Workspace, _ignore
 
 MANIFEST = "mutants.json"
 MANIFEST_FORMAT = "repo-agent.mutants/1"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from repo_agent.params import StudentBuild
+from repo_agent.training.config import StudentBuild
+
+BUILTIN_TINY = "builtin-tiny"  # student.model value that builds the embedded student
 
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|tool|>"]
 END = "<|end|>"
@@ -29,6 +29,11 @@ CHAT_TEMPLATE = (
 )
 
 
+def student_model_path(model: str, base_dir: Path) -> str:
+    """Where the student's weights are: `base_dir` for the embedded one, else `model` itself."""
+    return str(base_dir) if model == BUILTIN_TINY else model
+
+
 def corpus_from_traces(paths: Iterable[Path]) -> Iterable[str]:
     """Every message content and raw output in trace files (tokenizer training text)."""
     for path in paths:
@@ -44,7 +49,7 @@ def corpus_from_traces(paths: Iterable[Path]) -> Iterable[str]:
             yield obj.get("observation") or ""
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path):  # noqa: ANN201
+def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: Path):
     """Train a byte-level BPE tokenizer and save it as a transformers fast tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from repo_agent.workspace import Workspace, WorkspaceError
+from repo_agent.runtime.workspace import Workspace, WorkspaceError
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,29 @@ class ToolSpec:
         return next((a for a in self.args if a.name == name), None)
 
 
+DEFAULT_READ_CHARS = 4000  # read_file without max_chars
+
+
+def norm_rel_path(path: str) -> str:
+    """A tool path as the agent meant it: "./a.py", "a.py " and "a.py" are one file.
+
+    >>> norm_rel_path("./pkg/"), norm_rel_path("")
+    ('pkg', '.')
+    """
+    return path.strip().removeprefix("./").rstrip("/") or "."
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cut long text the same way for every reader (observations, file reads).
+
+    >>> truncate("abcdef", 4)
+    'abcd\\n... [truncated: 2 more chars]'
+    """
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars] + f"\n... [truncated: {len(text) - max_chars} more chars]"
+
+
 THOUGHT = ArgSpec("thought", str, False, "optional reasoning, recorded and otherwise ignored")
 
 TOOLS: dict[str, ToolSpec] = {
@@ -40,7 +63,12 @@ TOOLS: dict[str, ToolSpec] = {
         "Read a text file, up to max_chars characters.",
         (
             ArgSpec("rel_path", str, True, "file path relative to the repo root"),
-            ArgSpec("max_chars", int, False, "maximum characters to return, default 4000"),
+            ArgSpec(
+                "max_chars",
+                int,
+                False,
+                f"maximum characters to return, default {DEFAULT_READ_CHARS}",
+            ),
         ),
     ),
     "grep": ToolSpec(
@@ -65,7 +93,7 @@ TOOLS: dict[str, ToolSpec] = {
 
 @dataclass(frozen=True)
 class ToolLimits:
-    default_read_chars: int = 4000
+    default_read_chars: int = DEFAULT_READ_CHARS
     max_read_chars: int = 20000
     max_write_bytes: int = 200_000
     max_list_entries: int = 200
@@ -146,10 +174,7 @@ def _read_file(ws: Workspace, rel_path: str, max_chars: int | None, limits: Tool
     if max_chars <= 0:
         raise WorkspaceError("max_chars must be a positive integer")
     max_chars = min(max_chars, limits.max_read_chars)
-    text = ws.read_text(rel_path)
-    if len(text) <= max_chars:
-        return text
-    return text[:max_chars] + f"\n... [truncated: {len(text) - max_chars} more chars]"
+    return truncate(ws.read_text(rel_path), max_chars)
 
 
 def _grep(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from repo_agent.loops import LoopDetector
-from repo_agent.params import RubricParams
-from repo_agent.protocol import ParseError, ToolProtocol, executed_calls, parse_action
+from repo_agent.data.config import RubricParams
 from repo_agent.records import Action, FinalAction, Message, ToolCallAction
+from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
+from repo_agent.runtime.loops import LoopDetector
+from repo_agent.runtime.protocol import ParseError, executed_calls, parse_action
+from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,8 @@ class StateView:
     written: set[str]
 
 
-def _norm(p: str) -> str:
-    return p.strip().removeprefix("./").rstrip("/") or "."
-
-
 def view_state(
-    messages: list[Message], protocol: ToolProtocol, small_read_chars: int = 200
+    messages: list[Message], protocol: ToolProtocol, small_read_chars: int = SMALL_READ_CHARS
 ) -> StateView:
     """Replay the executed calls of a state."""
     detector = LoopDetector(small_read_chars=small_read_chars)
@@ -41,12 +39,12 @@ def view_state(
         if obs.startswith("error:"):
             continue
         if action.name == "read_file":
-            path = _norm(action.args["rel_path"])
+            path = norm_rel_path(action.args["rel_path"])
             read_sizes[path] = max(read_sizes.get(path, 0), len(obs))
         elif action.name == "grep":
             hits |= {line.split(":", 1)[0] for line in obs.splitlines() if ":" in line}
         elif action.name == "write_file":
-            written.add(_norm(action.args["rel_path"]))
+            written.add(norm_rel_path(action.args["rel_path"]))
     return StateView(detector, read_sizes, hits, written)
 
 
@@ -78,7 +76,7 @@ def premature_final(view: StateView, action: Action, r: RubricParams) -> float:
 def blind_write(view: StateView, action: Action, r: RubricParams) -> float:
     """Writing an existing-looking file that was never read."""
     is_write = isinstance(action, ToolCallAction) and action.name == "write_file"
-    if is_write and _norm(action.args["rel_path"]) not in view.read_sizes:
+    if is_write and norm_rel_path(action.args["rel_path"]) not in view.read_sizes:
         return -r.blind_write_penalty
     return 0.0
 
@@ -86,8 +84,8 @@ def blind_write(view: StateView, action: Action, r: RubricParams) -> float:
 def read_after_grep(view: StateView, action: Action, r: RubricParams) -> float:
     """Reading, with enough context, a file a grep hit pointed at."""
     if isinstance(action, ToolCallAction) and action.name == "read_file":
-        path = _norm(action.args["rel_path"])
-        size = action.args.get("max_chars", 4000)
+        path = norm_rel_path(action.args["rel_path"])
+        size = action.args.get("max_chars", DEFAULT_READ_CHARS)
         if path in view.grep_hit_paths and size >= r.min_context_chars:
             return r.read_after_grep_reward
     return 0.0
@@ -96,7 +94,7 @@ def read_after_grep(view: StateView, action: Action, r: RubricParams) -> float:
 def localised_write(view: StateView, action: Action, r: RubricParams) -> float:
     """Writing a file once the fault is localised: a grep hit it and it was read."""
     if isinstance(action, ToolCallAction) and action.name == "write_file":
-        path = _norm(action.args["rel_path"])
+        path = norm_rel_path(action.args["rel_path"])
         if path in view.grep_hit_paths and path in view.read_sizes:
             return r.localised_write_reward
     return 0.0
@@ -106,11 +104,18 @@ SCORERS = (loop_score, premature_final, blind_write, read_after_grep, localised_
 
 
 def score(
-    messages: list[Message], candidate: Message, r: RubricParams, protocol: ToolProtocol = "json"
+    messages: list[Message],
+    candidate: Message,
+    r: RubricParams,
+    protocol: ToolProtocol = "json",
+    small_read_chars: int = SMALL_READ_CHARS,
 ) -> float:
-    """Total rubric score of `candidate` as the next message after `messages`."""
+    """Total rubric score of `candidate` as the next message after `messages`.
+
+    `small_read_chars` is the agent's loop threshold (`agent.small_read_chars`): the rubric
+    judges loops exactly as the agent loop would."""
     parsed = parse_action(candidate, protocol)
     if isinstance(parsed, ParseError):
         return hard_constraints(parsed, r)
-    view = view_state(messages, protocol)
+    view = view_state(messages, protocol, small_read_chars)
     return sum(f(view, parsed, r) for f in SCORERS)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from repo_agent.suites import Task
-from repo_agent.testrun import run_tests
-from repo_agent.workspace import Workspace
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.workspace import Workspace
 
 
 @dataclass(frozen=True)

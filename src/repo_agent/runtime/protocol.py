@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from repo_agent.records import Action, FinalAction, Message, ToolCallAction
-from repo_agent.tools import THOUGHT, TOOLS
-
-ToolProtocol = Literal["json", "native"]
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.tools import THOUGHT, TOOLS
 
 TOOL_RESULT_PREFIX = "[tool_result]"
 PROTOCOL_ERROR_PREFIX = "[protocol_error]"
@@ -206,13 +205,6 @@ def action_message(action: Action, protocol: ToolProtocol, call_id: str = "call_
             }
         ],
     )
-
-
-def truncate(text: str, max_chars: int) -> str:
-    """Cut long observations the same way at train and run time."""
-    if len(text) <= max_chars:
-        return text
-    return text[:max_chars] + f"\n... [truncated: {len(text) - max_chars} more chars]"
 
 
 def observation_messages(

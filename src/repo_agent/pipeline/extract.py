@@ -1,0 +1,20 @@
+"""The extract step on files: trace files in, step-level SFT rows (with provenance) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from repo_agent.data.config import ExtractParams
+from repo_agent.data.extract import extract_sft
+from repo_agent.files import write_jsonl
+from repo_agent.traces import read_traces
+
+
+def extract_files(traces: list[Path], out: Path, config: ExtractParams) -> dict[str, int]:
+    """Write one SFT row per kept step of the runs in `traces` to `out`; returns the counts."""
+    trace = read_traces(traces)
+    rows, counts = extract_sft(
+        trace.steps, trace.results, config.require_success, config.dedupe, config.max_chars
+    )
+    write_jsonl(out, rows)
+    return counts

@@ -1,0 +1,101 @@
+"""Typed pipeline parameters: `params.yaml`, one section per stage plus shared sections.
+
+Each section's model lives beside the code that reads it (runtime, policies, suites, data,
+training); this module only collects them, plus the two sections that the pipeline steps
+themselves read (`rollout`, `eval`). Config modules import no step code, so loading params
+loads only pydantic models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from repo_agent.data.config import ExtractParams, PairParams, RubricParams, SplitParams
+from repo_agent.policies.config import PolicyConfig
+from repo_agent.runtime.config import AgentConfig
+from repo_agent.suites.config import SuiteParams
+from repo_agent.training.config import FinetuneParams, StudentParams
+
+
+class ParamsError(Exception):
+    """params.yaml is missing, malformed, or has unknown/invalid keys (named in the message)."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RolloutParams(Section):
+    """How many runs the teacher and the student make per task (pipeline.rollout)."""
+
+    teacher_rollouts: int = Field(2, ge=1, description="teacher runs per task")
+    student_rollouts: int = Field(1, ge=0, description="student runs per task")
+    label_student_states: bool = Field(True, description="teacher's next action per student step")
+    seed: int = 0
+
+
+EvalModel = Literal["base", "sft", "dpo", "teacher"]
+
+
+class EvalParams(Section):
+    """Which models are evaluated on the held-out tasks, and how (pipeline.eval)."""
+
+    rollouts: int = Field(1, ge=1, description="runs per held-out task and model")
+    models: list[EvalModel] = Field(default_factory=lambda: ["base", "sft", "dpo", "teacher"])
+    seed: int = 1000
+    temperature: float = Field(0.0, ge=0)
+    bootstrap_samples: int = Field(1000, ge=100)
+
+
+class Params(Section):
+    suite: SuiteParams = Field(default_factory=SuiteParams)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    teacher: PolicyConfig = Field(default_factory=lambda: PolicyConfig(kind="oracle", explore=0.3))
+    student: StudentParams = Field(default_factory=StudentParams)
+    rollout: RolloutParams = Field(default_factory=RolloutParams)
+    extract: ExtractParams = Field(default_factory=ExtractParams)
+    rubric: RubricParams = Field(default_factory=RubricParams)
+    pair: PairParams = Field(default_factory=PairParams)
+    split: SplitParams = Field(default_factory=SplitParams)
+    finetune: FinetuneParams = Field(default_factory=FinetuneParams)
+    eval: EvalParams = Field(default_factory=EvalParams)
+
+    @model_validator(mode="after")
+    def _check(self) -> Params:
+        if self.student.kind == "hf" and self.agent.tool_protocol != "json":
+            raise ValueError("a local hf student speaks agent.tool_protocol json only")
+        return self
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{where}'")
+        else:
+            lines.append(f"'{where}': {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_params(raw: object, source: str = "params") -> Params:
+    """Validate a params mapping; unknown keys are errors that name the key."""
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ParamsError(f"{source}: {_describe(exc)}") from exc
+
+
+def load_params(path: Path = Path("params.yaml")) -> Params:
+    """Read and validate params.yaml (a missing file or bad YAML is a ParamsError)."""
+    if not path.is_file():
+        raise ParamsError(f"{path}: not found (run from the project root)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_params(raw, str(path))

@@ -1,0 +1,25 @@
+"""The `suite` params section: which tasks the pipeline uses."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SuiteParams(BaseModel):
+    """Which tasks the pipeline uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[Literal["builtin", "quixbugs", "mutants"]] = Field(
+        default_factory=lambda: ["builtin"], min_length=1
+    )
+    quixbugs_path: str | None = None
+    mutants_path: str | None = Field(
+        None, description="directory of mutant tasks; default: generated into data/mutants"
+    )
+    mutants_per_program: int = Field(3, ge=1, description="mutants generated per program")
+    mutants_seed: int = 0
+    tasks: list[str] = Field(default_factory=list, description="restrict to these ids")
+    max_tasks: int | None = Field(None, ge=1, description="first N tasks (sorted by id)")

@@ -1,0 +1,107 @@
+"""The training params sections: `finetune` (local TRL and remote jobs) and the embedded
+student's build settings. Pure pydantic, so collecting params loads no training code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from repo_agent.policies.config import PolicyConfig
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StudentBuild(Section):
+    """The embedded student built from scratch when `student.model` is `builtin-tiny`."""
+
+    vocab_size: int = Field(2048, ge=300)
+    hidden_size: int = Field(128, ge=16)
+    num_layers: int = Field(2, ge=1)
+    num_heads: int = Field(4, ge=1)
+    num_kv_heads: int = Field(2, ge=1)
+    intermediate_size: int = Field(384, ge=16)
+    max_positions: int = Field(4096, ge=256)
+    seed: int = 0
+
+
+class StudentParams(PolicyConfig):
+    """The student policy; `model: builtin-tiny` builds the embedded model into models/base."""
+
+    kind: Literal["oracle", "hf", "openai", "together"] = "hf"
+    model: str = "builtin-tiny"
+    build: StudentBuild = Field(default_factory=StudentBuild)
+
+    def policy(self, **update: object) -> PolicyConfig:
+        """The student as a plain policy config (without `build`), with fields replaced."""
+        return PolicyConfig(**(self.model_dump(exclude={"build"}) | update))
+
+
+class RemoteFinetuneConfig(BaseModel):
+    """Remote (Together / OpenAI) fine-tuning settings; keys come only from the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    poll_interval_s: float = Field(30.0, gt=0, description="seconds between status polls")
+    timeout_s: float = Field(
+        86400.0, gt=0, description="stop waiting for a file or job after this; a rerun resumes"
+    )
+    n_epochs: int = Field(3, ge=1, description="SFT epochs")
+    dpo_n_epochs: int = Field(1, ge=1, description="DPO epochs")
+    learning_rate: float | None = Field(
+        None,
+        gt=0,
+        description="SFT; together: learning rate (SDK default 1e-5), openai: "
+        "learning_rate_multiplier; None = the provider's default",
+    )
+    dpo_learning_rate: float | None = Field(None, gt=0, description="DPO, as learning_rate")
+    batch_size: int | None = Field(None, ge=1, description="None = provider default (max/auto)")
+    lora: bool = Field(True, description="together: LoRA (else full fine-tuning)")
+    lora_r: int | None = Field(None, ge=1, description="together: LoRA rank; None = model default")
+    suffix: str | None = Field("repo-agent", max_length=40, description="output model name suffix")
+    base_url: str | None = Field(
+        None, description="default TOGETHER_BASE_URL (no /v1) / OPENAI_BASE_URL (with /v1)"
+    )
+    api_key_env: str | None = Field(
+        None, description="env var with the key; default TOGETHER_API_KEY / OPENAI_API_KEY"
+    )
+    max_retries: int = Field(5, ge=0, description="retries of one API call (429, 5xx, timeouts)")
+    retry_base_s: float = Field(1.0, ge=0, description="first backoff (doubles, jittered)")
+    retry_max_s: float = Field(60.0, ge=0, description="longest backoff")
+    request_timeout_s: float = Field(120.0, gt=0, description="timeout of one API request")
+
+
+class SFTParams(Section):
+    """Defaults sized for the embedded student (see README: batch 1 trains it far better)."""
+
+    epochs: float = Field(4.0, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    batch_size: int = Field(1, ge=1)
+    max_length: int = Field(2048, ge=64)
+
+
+class DPOParams(Section):
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(3e-5, gt=0)
+    batch_size: int = Field(2, ge=1)
+    beta: float = Field(0.1, gt=0)
+    sft_weight: float = Field(
+        1.0, ge=0, description="weight of an SFT loss on the preferred action (RPO); 0 = pure DPO"
+    )
+    max_length: int = Field(2048, ge=64)
+
+
+class FinetuneParams(Section):
+    backend: Literal["local", "together", "openai"] = "local"
+    base_model: str = Field("", description="remote backends: the model to fine-tune")
+    lora: bool = Field(False, description="LoRA via peft (what a 7B needs)")
+    lora_r: int = 16
+    seed: int = 0
+    threads: int = Field(2, ge=1)
+    sft: SFTParams = Field(default_factory=SFTParams)
+    dpo: DPOParams = Field(default_factory=DPOParams)
+    remote: RemoteFinetuneConfig = Field(
+        default_factory=RemoteFinetuneConfig, description="backend together | openai"
+    )

@@ -1,0 +1,1 @@
+"""Remote fine-tuning (Together, OpenAI): SFT then DPO as managed jobs."""
