@@ -14,7 +14,7 @@ import yaml
 
 from repo_agent.pipeline import paths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import yaml
 
 from repo_agent.pipeline.params import Params, ParamsError, load_params, parse_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS_YAML = ROOT / "params.yaml"
 
 
