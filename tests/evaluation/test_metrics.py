@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 from typing import Any
 
 import pytest
 
 from repo_agent.evaluation.metrics import (
     METRIC_NAMES,
-    RUN_METRICS,
+    RUN_RATES,
     bootstrap_ci,
     breakdown,
     failure_reasons,
     model_metrics,
-    reached_write,
-    results_of,
+    run_totals,
+    runs_frame,
+    steps_frame,
 )
-from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
+from repo_agent.records import Message, RunResult, StepRecord, TaskMetadata
 
 
 def run(
@@ -128,13 +131,35 @@ def test_model_metrics_of_a_perfect_model() -> None:
     assert m["parse_error_rate"] == m["loops_per_run"] == 0.0
 
 
-def test_reached_write() -> None:
-    assert [reached_write(r) for r in RESULTS] == [True, True, False, False]
-    assert not reached_write(run("t:0", False, 1, tools={"write_file": 0}))
+def rate(name: str, results: list[RunResult]) -> float:
+    return runs_frame(results).select(RUN_RATES[name]).item()
 
 
-def test_run_metrics_hand_computed() -> None:
-    values = {name: fn(RESULTS) for name, fn in RUN_METRICS.items()}
+def test_runs_frame_has_one_row_per_run_and_knows_who_wrote() -> None:
+    frame = runs_frame(RESULTS)
+    assert frame.height == 4
+    assert frame["wrote"].to_list() == [True, True, False, False]
+    assert not runs_frame([run("t:0", False, 1, tools={"write_file": 0})])["wrote"].item()
+
+
+def test_empty_frames_keep_their_columns() -> None:
+    assert runs_frame([]).height == 0 and "success" in runs_frame([]).columns
+    assert steps_frame([]).columns == ["run_id", "parse_error", "tool_error"]
+
+
+def test_run_totals() -> None:
+    assert run_totals(RESULTS) == {
+        "runs": 4,
+        "successes": 1,
+        "steps": 14,
+        "parse_errors": 5,
+        "loop_detections": 1,
+    }
+    assert run_totals([]) == dict.fromkeys(run_totals(RESULTS), 0)
+
+
+def test_run_rates_hand_computed() -> None:
+    values = {name: rate(name, RESULTS) for name in RUN_RATES}
     assert values == pytest.approx(
         {
             "success_rate": 0.25,
@@ -159,43 +184,53 @@ MANY = [
 ]
 
 
-@pytest.mark.parametrize("name", list(RUN_METRICS))
+MANY_RUNS = runs_frame(MANY)
+
+
+@pytest.mark.parametrize("name", list(RUN_RATES))
 def test_bootstrap_ci_contains_the_point_estimate(name: str) -> None:
-    fn = RUN_METRICS[name]
-    lo, hi = bootstrap_ci(MANY, fn, 1000, seed=0)
-    assert lo <= fn(MANY) <= hi
+    lo, hi = bootstrap_ci(MANY_RUNS, RUN_RATES[name], 1000, seed=0)
+    assert lo <= rate(name, MANY) <= hi
     assert lo < hi
 
 
-@pytest.mark.parametrize("name", list(RUN_METRICS))
+@pytest.mark.parametrize("name", list(RUN_RATES))
 def test_bootstrap_ci_is_deterministic_per_seed(name: str) -> None:
-    fn = RUN_METRICS[name]
-    assert bootstrap_ci(MANY, fn, 200, seed=5) == bootstrap_ci(MANY, fn, 200, seed=5)
+    expr = RUN_RATES[name]
+    assert bootstrap_ci(MANY_RUNS, expr, 200, seed=5) == bootstrap_ci(MANY_RUNS, expr, 200, seed=5)
+
+
+def test_bootstrap_ci_matches_resampling_by_hand() -> None:
+    """Same draws as resampling the runs with random.Random(seed).choice, sample after sample."""
+    rng = random.Random(7)
+    by_hand = sorted(statistics.mean(rng.choice(MANY).steps for _ in MANY) for _ in range(200))
+    expected = (by_hand[int(0.025 * 199)], by_hand[int(0.975 * 199)])
+    assert bootstrap_ci(MANY_RUNS, RUN_RATES["avg_steps"], 200, seed=7) == pytest.approx(expected)
 
 
 def test_bootstrap_ci_depends_on_the_seed() -> None:
-    fn = RUN_METRICS["avg_steps"]
-    assert len({bootstrap_ci(MANY, fn, 100, seed=s) for s in range(5)}) > 1
+    expr = RUN_RATES["avg_steps"]
+    assert len({bootstrap_ci(MANY_RUNS, expr, 100, seed=s) for s in range(5)}) > 1
 
 
 def test_bootstrap_ci_of_a_constant_metric_is_a_point() -> None:
-    wins = [run(f"t{i}:0", True, 3) for i in range(5)]
-    assert bootstrap_ci(wins, RUN_METRICS["success_rate"], 200, seed=0) == (1.0, 1.0)
+    wins = runs_frame([run(f"t{i}:0", True, 3) for i in range(5)])
+    assert bootstrap_ci(wins, RUN_RATES["success_rate"], 200, seed=0) == (1.0, 1.0)
 
 
 def test_bootstrap_ci_of_no_runs() -> None:
-    assert bootstrap_ci([], RUN_METRICS["success_rate"], 100, seed=0) == (0.0, 0.0)
+    assert bootstrap_ci(runs_frame([]), RUN_RATES["success_rate"], 100, seed=0) == (0.0, 0.0)
 
 
 def test_bootstrap_ci_narrows_with_more_runs() -> None:
-    fn = RUN_METRICS["success_rate"]
-    lo_small, hi_small = bootstrap_ci(MANY[:6], fn, 1000, seed=0)
-    lo_big, hi_big = bootstrap_ci(MANY * 10, fn, 1000, seed=0)
+    expr = RUN_RATES["success_rate"]
+    lo_small, hi_small = bootstrap_ci(runs_frame(MANY[:6]), expr, 1000, seed=0)
+    lo_big, hi_big = bootstrap_ci(runs_frame(MANY * 10), expr, 1000, seed=0)
     assert hi_big - lo_big < hi_small - lo_small
 
 
 def test_breakdown_by_category() -> None:
-    assert breakdown(RESULTS, "category") == {
+    assert breakdown(runs_frame(RESULTS), "category") == {
         "math": {
             "runs": 2,
             "success_rate": 0.5,
@@ -212,7 +247,7 @@ def test_breakdown_by_category() -> None:
 
 
 def test_breakdown_by_difficulty() -> None:
-    out = breakdown(RESULTS, "difficulty")
+    out = breakdown(runs_frame(RESULTS), "difficulty")
     assert list(out) == ["easy", "hard"]
     assert out["easy"] == {
         "runs": 3,
@@ -229,18 +264,18 @@ def test_breakdown_by_difficulty() -> None:
 
 
 def test_breakdown_of_no_runs() -> None:
-    assert breakdown([], "category") == {}
+    assert breakdown(runs_frame([]), "category") == {}
 
 
 def test_failure_reasons() -> None:
-    assert failure_reasons(RESULTS, STEPS) == [
+    assert failure_reasons(runs_frame(RESULTS), steps_frame(STEPS)) == [
         ("parse error: invalid_json", 2),
         ("wrote a fix that fails the tests", 1),
         ("3 consecutive parse errors", 1),
         ("finished without writing a fix", 1),
         ("parse error: missing_arg", 1),
     ]
-    assert failure_reasons(RESULTS, STEPS, top=2) == [
+    assert failure_reasons(runs_frame(RESULTS), steps_frame(STEPS), top=2) == [
         ("parse error: invalid_json", 2),
         ("wrote a fix that fails the tests", 1),
     ]
@@ -253,13 +288,11 @@ def test_failure_reasons_strip_the_detail_of_run_errors() -> None:
         run("b:0", False, 1, error="policy error: HTTP 500"),
         run("c:0", True, 5, tools=FULL, error=None),
     ]
-    assert failure_reasons(runs, []) == [("step limit reached", 2), ("policy error: HTTP 500", 1)]
+    assert failure_reasons(runs_frame(runs), steps_frame([])) == [
+        ("step limit reached", 2),
+        ("policy error: HTTP 500", 1),
+    ]
 
 
 def test_failure_reasons_of_successful_runs_is_empty() -> None:
-    assert failure_reasons([RESULTS[0]], [step("t1:0", 0)]) == []
-
-
-def test_results_of() -> None:
-    lines = [ResultLine(policy="base", result=r) for r in RESULTS]
-    assert results_of(lines) == RESULTS
+    assert failure_reasons(runs_frame([RESULTS[0]]), steps_frame([step("t1:0", 0)])) == []

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.evaluation.metrics import RUN_METRICS, model_metrics
+from repo_agent.evaluation.metrics import RUN_RATES, model_metrics
 from repo_agent.evaluation.report import TABLE_METRICS, markdown_table, write_report
-from repo_agent.pipeline.params import EvalParams
 from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
 from repo_agent.traces import TraceWriter, read_trace
 
-EV = EvalParams(bootstrap_samples=100, seed=3)
+BOOTSTRAP = {"bootstrap_samples": 100, "seed": 3}
 
 
 def run_records(
@@ -111,7 +110,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     root = tmp_path_factory.mktemp("report")
     traces = write_traces(root, ["base", "sft"])
     metrics = metrics_of(traces)
-    write_report(traces, metrics, EV, root / "reports", root / "plots")
+    write_report(traces, metrics, root / "reports", root / "plots", **BOOTSTRAP)
     return Written(root / "reports", root / "plots", metrics)
 
 
@@ -166,10 +165,10 @@ def test_markdown_has_bootstrap_intervals(written: Written) -> None:
     text = section(md(written), "Bootstrap 95% intervals")
     assert "(100 resamples of runs)" in text
     rows = table_rows(text)
-    assert rows[0] == ["model", *RUN_METRICS]
+    assert rows[0] == ["model", *RUN_RATES]
     for row in rows[1:]:
         model = row[0]
-        for name, cell in zip(RUN_METRICS, row[1:], strict=True):
+        for name, cell in zip(RUN_RATES, row[1:], strict=True):
             found = re.fullmatch(r"\[(.+), (.+)\]", cell)
             assert found, cell
             lo, hi = float(found[1]), float(found[2])
@@ -234,7 +233,7 @@ def test_png_is_written(written: Written) -> None:
 
 def test_report_without_base_has_no_deltas(tmp_path: Path) -> None:
     traces = write_traces(tmp_path, ["sft"])
-    write_report(traces, metrics_of(traces), EV, tmp_path / "r", tmp_path / "p")
+    write_report(traces, metrics_of(traces), tmp_path / "r", tmp_path / "p", **BOOTSTRAP)
     text = (tmp_path / "r" / "eval.md").read_text(encoding="utf-8")
     assert "## Metrics" in text and "## Change vs base" not in text
     assert "## By difficulty" in text

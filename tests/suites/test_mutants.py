@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 
 from repo_agent import cli
 from repo_agent.suites.loader import load_suite
+from repo_agent.suites.mutant_sources import MutantError, SourceProgram
+from repo_agent.suites.mutant_tasks import symptom_goal
 from repo_agent.suites.mutants import (
-    MutantError,
-    SourceProgram,
+    ProgramReport,
     candidate_order,
     ensure_mutant_suite,
     generate_mutants,
     mutate_program,
-    symptom_goal,
 )
 from repo_agent.suites.mutations import OPERATORS, apply_mutation, find_mutations
 from repo_agent.suites.validate import validate_tasks
@@ -262,6 +262,27 @@ def test_duplicate_mutants_are_rejected(tmp_path: Path) -> None:
     )
     assert report.candidates == 4
     assert (report.tried, report.rejected["duplicate"], len(report.kept)) == (2, 2, 2)
+
+
+def test_progress_is_reported_per_try_and_once_per_program(tmp_path: Path) -> None:
+    survivor = _program(
+        tmp_path / "a", "def double(x):\n    return x * 2\n", "def test_nothing():\n    pass\n"
+    )
+    survivor.name = "double"
+    inert = _program(tmp_path / "b", "def f():\n    pass\n", "def test_f():\n    pass\n")
+    inert.name = "inert"
+    calls: list[tuple[str, int, bool]] = []
+
+    def on_progress(r: ProgramReport, done: bool) -> None:
+        calls.append((r.program, r.tried, done))
+
+    report = generate_mutants(
+        [survivor, inert], tmp_path / "out", 1, 0, max_tries=2, on_progress=on_progress
+    )
+    assert sorted(c for c in calls if c[2]) == [("double", 2, True), ("inert", 0, True)]
+    tries = [c for c in calls if c[0] == "double"]
+    assert tries == [("double", 1, False), ("double", 2, False), ("double", 2, True)]
+    assert [p.note for p in report.programs] == [None, "nothing to mutate"]
 
 
 def test_cli_generates_from_a_plain_repo(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from rich.console import Console
 
 from repo_agent.pipeline.params import ParamsError, parse_params
 from repo_agent.training.config import RemoteFinetuneConfig
-from repo_agent.training.remote.runner import STATE_FILE, RemoteFinetuneError, run_remote_finetune
+from repo_agent.training.remote.backend import FinetuneBackend, RemoteFinetuneError
+from repo_agent.training.remote.runner import make_backend, run_remote_finetune
+from repo_agent.training.remote.state import STATE_FILE
 
 OPENAI_KEY = "sk-test-FTSECRET0123456789"
 TOGETHER_KEY = "together-test-FTSECRET9876543210"
@@ -219,3 +221,10 @@ def test_remote_config_is_strict() -> None:
     assert params.finetune.remote.n_epochs == 2
     with pytest.raises(ParamsError, match="finetune.remote.bogus"):
         parse_params({"finetune": {"remote": {"bogus": 1}}})
+
+
+@pytest.mark.parametrize("backend", ["together", "openai"])
+def test_backends_satisfy_the_protocol(backend: str) -> None:
+    api = make_backend(backend, RemoteFinetuneConfig())  # builds the client; sends nothing
+    assert isinstance(api, FinetuneBackend) and api.provider == backend
+    assert api.secret == {"together": TOGETHER_KEY, "openai": OPENAI_KEY}[backend]

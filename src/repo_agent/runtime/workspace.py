@@ -33,8 +33,14 @@ class WorkspaceError(Exception):
     """A tool request the workspace refuses; the message is shown to the agent."""
 
 
-def _ignore(_dir: str, names: list[str]) -> list[str]:
-    return [n for n in names if n in IGNORED_DIRS or n.endswith(".egg-info")]
+def is_ignored(name: str) -> bool:
+    """Whether a directory entry is VCS, virtualenv, cache or build output (never copied)."""
+    return name in IGNORED_DIRS or name.endswith(".egg-info")
+
+
+def ignore_dirs(_dir: str, names: list[str]) -> list[str]:
+    """`shutil.copytree(..., ignore=ignore_dirs)`: skip the entries `is_ignored` names."""
+    return [n for n in names if is_ignored(n)]
 
 
 class Workspace:
@@ -50,7 +56,9 @@ class Workspace:
         """Copy `source_root` (minus VCS/virtualenv/build dirs) and then `files` into a temp dir."""
         root = Path(tempfile.mkdtemp(prefix=prefix))
         if source_root is not None:
-            shutil.copytree(source_root, root, ignore=_ignore, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(
+                source_root, root, ignore=ignore_dirs, dirs_exist_ok=True, symlinks=True
+            )
         for rel, src in files.items():
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +121,7 @@ class Workspace:
                     if entry.is_dir():
                         continue  # do not follow directory links (cycles)
                 if entry.is_dir():
-                    if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
+                    if not is_ignored(entry.name):
                         stack.append(entry)
                 elif entry.is_file():
                     out.append(self.relative(entry))

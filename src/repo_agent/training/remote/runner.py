@@ -8,316 +8,62 @@ rerun with the same inputs resume polling the recorded jobs instead of launching
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from repo_agent.files import write_json
-from repo_agent.formats import RowFormatError, validate_preference_row, validate_sft_row
 from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
-from repo_agent.policies.secrets import api_key_from_env, scrub
+from repo_agent.policies.secrets import scrub
 from repo_agent.training.config import RemoteFinetuneConfig
+from repo_agent.training.remote.backend import (
+    Backend,
+    FinetuneBackend,
+    JobStatus,
+    RemoteFinetuneError,
+)
+from repo_agent.training.remote.openai import OpenAIBackend
+from repo_agent.training.remote.state import (
+    RECORD_FORMAT,
+    STATE_FILE,
+    inputs_hash,
+    load_state,
+    save_state,
+    validate_file,
+)
+from repo_agent.training.remote.together import TogetherBackend
 
-RECORD_FORMAT = "repo-agent.remote-finetune/1"
-STATE_FORMAT = "repo-agent.remote-state/1"
-STATE_FILE = "remote_state.json"
-Backend = Literal["together", "openai"]
 T = TypeVar("T")
 
 
-class RemoteFinetuneError(Exception):
-    """A remote fine-tuning step failed (invalid file, API error, failed or stuck job)."""
-
-
-# Fields that change how we wait, not what is trained: they do not enter the inputs hash.
-OPERATIONAL = {
-    "poll_interval_s",
-    "timeout_s",
-    "max_retries",
-    "retry_base_s",
-    "retry_max_s",
-    "request_timeout_s",
-    "api_key_env",
-}
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    job_id: str
-    status: str
-    terminal: bool
-    succeeded: bool
-    model: str | None
-    error: str | None = None
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    """An SDK model as a JSON-able dict with the API's own key names."""
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict(mode="json")
-    return dict(obj.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
-class TogetherBackend:
-    """Together's managed fine-tuning through the `together` SDK (3.x)."""
-
-    provider = "together"
-    terminal = {"completed", "error", "user_error", "cancelled"}
-
-    def __init__(self, config: RemoteFinetuneConfig) -> None:
-        from together import APIConnectionError, Together
-
-        self.secret = api_key_from_env(config.api_key_env or "TOGETHER_API_KEY")
-        self.client = Together(
-            api_key=self.secret,
-            base_url=config.base_url or None,
-            timeout=config.request_timeout_s,
-            max_retries=0,
-        )
-        self.connection_errors: tuple[type[BaseException], ...] = (APIConnectionError,)
-
-    def upload(self, path: Path) -> str:
-        return self.client.files.upload(path, purpose="fine-tune", check=True).id
-
-    def file_state(self, file_id: str) -> tuple[str, str]:
-        """('ready' | 'pending' | 'failed', detail)."""
-        f = self.client.files.retrieve(file_id)
-        status = str(f.processing_status or "COMPLETED")
-        if status == "COMPLETED":
-            return "ready", status
-        if status in ("FAILED", "INVALID_FORMAT"):
-            report = getattr(f, "validation_report", None)
-            return "failed", f"{status}: {getattr(report, 'error', None) or 'rejected by server'}"
-        return "pending", status
-
-    def create_sft(self, file_id: str, base_model: str, cfg: RemoteFinetuneConfig) -> str:
-        kwargs: dict[str, Any] = {
-            "training_file": file_id,
-            "model": base_model,
-            "n_epochs": cfg.n_epochs,
-            "lora": cfg.lora,
-            "suffix": cfg.suffix,
-            "train_on_inputs": "auto",
-        }
-        if cfg.lora and cfg.lora_r:
-            kwargs["lora_r"] = cfg.lora_r
-        return self._create(kwargs, cfg.learning_rate, cfg.batch_size)
-
-    def create_dpo(
-        self, file_id: str, sft: dict[str, Any], beta: float, cfg: RemoteFinetuneConfig
-    ) -> str:
-        # from_checkpoint carries the base model: passing `model` too is a ValueError in the SDK.
-        kwargs: dict[str, Any] = {
-            "training_file": file_id,
-            "from_checkpoint": sft["job_id"],
-            "training_method": "dpo",
-            "dpo_beta": beta,
-            "n_epochs": cfg.dpo_n_epochs,
-            "suffix": cfg.suffix,
-        }
-        return self._create(kwargs, cfg.dpo_learning_rate, cfg.batch_size)
-
-    def _create(self, kwargs: dict[str, Any], lr: float | None, batch: int | None) -> str:
-        if lr is not None:
-            kwargs["learning_rate"] = lr
-        if batch is not None:
-            kwargs["batch_size"] = batch
-        return self.client.fine_tuning.create(**kwargs).id
-
-    def retrieve(self, job_id: str) -> JobStatus:
-        job = self.client.fine_tuning.retrieve(job_id)
-        status = str(getattr(job.status, "value", job.status))
-        error = None
-        if status in {"error", "user_error", "cancelled"}:
-            error = _last_error(self.events(job_id)) or f"job {status}"
-        # The output name is `output_name` on create but `x_model_output_name` on retrieve.
-        model = job.x_model_output_name
-        return JobStatus(
-            job_id, status, status in self.terminal, status == "completed", model, error
-        )
-
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        return [_plain(e) for e in self.client.fine_tuning.list_events(job_id).data]
-
-    def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
-        return [_plain(c) for c in self.client.fine_tuning.list_checkpoints(job_id).data]
-
-
-class OpenAIBackend:
-    """OpenAI's fine-tuning API (closed to new users; kept for accounts that still have it)."""
-
-    provider = "openai"
-    terminal = {"succeeded", "failed", "cancelled"}
-
-    def __init__(self, config: RemoteFinetuneConfig) -> None:
-        import openai
-
-        self.secret = api_key_from_env(config.api_key_env or "OPENAI_API_KEY")
-        self.client = openai.OpenAI(
-            api_key=self.secret,
-            base_url=config.base_url or None,
-            timeout=config.request_timeout_s,
-            max_retries=0,
-        )
-        self.connection_errors: tuple[type[BaseException], ...] = (openai.APIConnectionError,)
-
-    def upload(self, path: Path) -> str:
-        with path.open("rb") as fh:
-            return self.client.files.create(file=fh, purpose="fine-tune").id
-
-    def file_state(self, file_id: str) -> tuple[str, str]:
-        f = self.client.files.retrieve(file_id)
-        if f.status == "processed":
-            return "ready", f.status
-        if f.status == "error":
-            return "failed", f"error: {f.status_details or 'rejected by server'}"
-        return "pending", str(f.status)
-
-    def _hyper(self, epochs: int, lr: float | None, batch: int | None) -> dict[str, Any]:
-        hyper: dict[str, Any] = {"n_epochs": epochs}
-        if lr is not None:
-            hyper["learning_rate_multiplier"] = lr
-        if batch is not None:
-            hyper["batch_size"] = batch
-        return hyper
-
-    def create_sft(self, file_id: str, base_model: str, cfg: RemoteFinetuneConfig) -> str:
-        hyper = self._hyper(cfg.n_epochs, cfg.learning_rate, cfg.batch_size)
-        job = self.client.fine_tuning.jobs.create(
-            model=base_model,
-            training_file=file_id,
-            suffix=cfg.suffix,
-            method={"type": "supervised", "supervised": {"hyperparameters": hyper}},
-        )
-        return job.id
-
-    def create_dpo(
-        self, file_id: str, sft: dict[str, Any], beta: float, cfg: RemoteFinetuneConfig
-    ) -> str:
-        hyper = {
-            "beta": beta,
-            **self._hyper(cfg.dpo_n_epochs, cfg.dpo_learning_rate, cfg.batch_size),
-        }
-        job = self.client.fine_tuning.jobs.create(
-            model=sft["model"],
-            training_file=file_id,
-            suffix=cfg.suffix,
-            method={"type": "dpo", "dpo": {"hyperparameters": hyper}},
-        )
-        return job.id
-
-    def retrieve(self, job_id: str) -> JobStatus:
-        job = self.client.fine_tuning.jobs.retrieve(job_id)
-        status, error = job.status, None
-        if status in ("failed", "cancelled"):
-            error = job.error.message if job.error else f"job {status}"
-        done = status == "succeeded"
-        return JobStatus(job_id, status, status in self.terminal, done, job.fine_tuned_model, error)
-
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        return [_plain(e) for e in self.client.fine_tuning.jobs.list_events(job_id, limit=100).data]
-
-    def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
-        return [_plain(c) for c in self.client.fine_tuning.jobs.checkpoints.list(job_id).data]
-
-
-def _last_error(events: list[dict[str, Any]]) -> str | None:
-    errors = [
-        e for e in events if e.get("level") == "error" or "error" in str(e.get("type", "")).lower()
-    ]
-    return str(errors[-1].get("message")) if errors else None
-
-
-# --- local checks and bookkeeping ------------------------------------------------------------
-
-
-def validate_file(path: Path, kind: Literal["sft", "preference"]) -> int:
-    """Check every line of a training file against its documented format; returns the rows.
-
-    Roles, alternation, exactly one assistant message per preference side, no extra keys.
-    """
-    if path.suffix != ".jsonl":
-        raise RemoteFinetuneError(f"{path}: training files must be .jsonl")
-    check = validate_sft_row if kind == "sft" else validate_preference_row
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for n, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise RowFormatError("a line must be a JSON object")
-            check(row)
-        except (json.JSONDecodeError, RowFormatError) as exc:
-            raise RemoteFinetuneError(f"{path}:{n}: invalid {kind} row: {exc}") from exc
-    if not lines:
-        raise RemoteFinetuneError(f"{path}: no rows")
-    return len(lines)
-
-
-def inputs_hash(
-    backend: str,
-    sft_train: Path,
-    pairs_train: Path,
-    base_model: str,
-    dpo_beta: float,
-    config: RemoteFinetuneConfig,
-) -> str:
-    """sha256 of what defines the jobs: file contents, base model, beta, training settings."""
-    h = hashlib.sha256()
-    head = {
-        "backend": backend,
-        "base_model": base_model,
-        "dpo_beta": dpo_beta,
-        "config": config.model_dump(exclude=OPERATIONAL),
-    }
-    h.update(json.dumps(head, sort_keys=True).encode())
-    for path in (sft_train, pairs_train):
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def _load_state(out_dir: Path, backend: str, digest: str) -> dict[str, Any]:
-    path = out_dir / STATE_FILE
-    if path.is_file():
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("format") == STATE_FORMAT and state.get("inputs_hash") == digest:
-            return state
-    for stale in ("sft.json", "dpo.json"):  # records of other inputs must not be read as ours
-        (out_dir / stale).unlink(missing_ok=True)
-    return {
-        "format": STATE_FORMAT,
-        "backend": backend,
-        "inputs_hash": digest,
-        "files": {},
-        "jobs": {},
-    }
-
-
-# --- the run ---------------------------------------------------------------------------------
+def make_backend(backend: Backend, config: RemoteFinetuneConfig) -> FinetuneBackend:
+    """The client for `backend`, with its API key read from the environment."""
+    if backend == "together":
+        return TogetherBackend(config)
+    if backend == "openai":
+        return OpenAIBackend(config)
+    raise ValueError(f"unknown remote backend {backend!r}")
 
 
 class _Runner:
     def __init__(
         self,
-        api: TogetherBackend | OpenAIBackend,
+        api: FinetuneBackend,
         config: RemoteFinetuneConfig,
         out_dir: Path,
         state: dict[str, Any],
         console: Console,
     ) -> None:
-        self.api, self.cfg, self.out_dir, self.state, self.console = (
-            api,
-            config,
-            out_dir,
-            state,
-            console,
-        )
+        self.api = api
+        self.cfg = config
+        self.out_dir = out_dir
+        self.state = state
+        self.console = console
         self.backoff = Backoff(config.retry_base_s, config.retry_max_s)
 
     def call(self, what: str, fn: Callable[[], T], idempotent: bool = True) -> T:
@@ -342,9 +88,6 @@ class _Runner:
     def scrub(self, text: str) -> str:
         return scrub(text, [self.api.secret])
 
-    def save(self) -> None:
-        write_json(self.out_dir / STATE_FILE, self.state)
-
     def ensure_file(self, role: str, path: Path) -> str:
         file_id = self.state["files"].get(role)
         if file_id is None:
@@ -352,7 +95,7 @@ class _Runner:
                 f"upload of {path}", lambda: self.api.upload(path), idempotent=False
             )
             self.state["files"][role] = file_id
-            self.save()
+            save_state(self.out_dir, self.state)
         return file_id
 
     def wait_file(self, file_id: str, path: Path) -> None:
@@ -378,7 +121,8 @@ class _Runner:
         if job_id is None:
             job_id = self.call(f"creation of the {method} job", create, idempotent=False)
             self.state["jobs"][method] = job_id
-            self.save()  # at once: a crash from here on must not launch a second job
+            # At once: a crash from here on must not launch a second job.
+            save_state(self.out_dir, self.state)
         return job_id
 
     def poll(self, method: str, job_id: str) -> JobStatus:
@@ -453,8 +197,8 @@ def run_remote_finetune(
     n_pairs = validate_file(pairs_train, "preference")
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = inputs_hash(backend, sft_train, pairs_train, base_model, dpo_beta, config)
-    state = _load_state(out_dir, backend, digest)
-    api = TogetherBackend(config) if backend == "together" else OpenAIBackend(config)
+    state = load_state(out_dir, backend, digest)
+    api = make_backend(backend, config)
     run = _Runner(api, config, out_dir, state, console or Console(stderr=True))
 
     sft_file = run.ensure_file("sft", sft_train)

@@ -1,0 +1,125 @@
+"""The package's shape: no import circles, imports point down the layers, package __init__
+files import nothing, and every stage's dvc.yaml deps cover all the code the stage can run."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+import yaml
+from import_graph import ROOT, closure, cycles, graph, module_files
+
+# Which folders a folder may import from (the layers of DESIGN.md, bottom to top). "core" is the
+# shared vocabulary at the package root: records, files, formats, traces, progress.
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "runtime": {"core"},
+    "policies": {"core", "runtime"},
+    "suites": {"core", "runtime"},
+    "data": {"core", "runtime"},
+    "training": {"core", "policies"},
+    "evaluation": {"core"},
+    "pipeline": {"core", "runtime", "policies", "suites", "data", "training", "evaluation"},
+    "cli": {"core", "runtime", "policies", "suites", "data", "training", "evaluation", "pipeline"},
+}
+STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
+
+
+def folder(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or (len(parts) == 2 and module_files()[module].name != "__init__.py"):
+        return "cli" if module == "repo_agent.cli" else "core"
+    return parts[1]
+
+
+def code_edges() -> dict[str, set[str]]:
+    """Import edges without the implicit ones to parent packages (whose __init__ is empty)."""
+    return {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph().items()}
+
+
+def test_the_graph_sees_lazy_imports() -> None:
+    assert "repo_agent.policies.hf" in graph()["repo_agent.policies.factory"]
+
+
+def test_no_import_circles() -> None:
+    assert cycles(code_edges()) == []
+
+
+def test_imports_point_down_the_layers() -> None:
+    bad = [
+        f"{m} ({folder(m)}) imports {t} ({folder(t)})"
+        for m, targets in code_edges().items()
+        for t in targets
+        if folder(t) != folder(m) and folder(t) not in ALLOWED[folder(m)]
+    ]
+    assert bad == []
+
+
+def test_package_init_files_import_nothing() -> None:
+    """So importing one module never loads its siblings, and dvc.yaml need not list them."""
+    for name, path in module_files().items():
+        if path.name == "__init__.py":
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+            assert not [i for i in imports if not _is_future(i)], name
+
+
+def _is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+def stage_deps() -> dict[str, list[str]]:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    return {name: [d for d in s["deps"] if isinstance(d, str)] for name, s in stages.items()}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_deps_cover_every_module_the_stage_can_import(stage: str) -> None:
+    deps = stage_deps()[stage]
+    files = module_files()
+    needed = sorted(
+        str(files[m].relative_to(ROOT))
+        for m in closure(ROOT / "stages" / f"{stage}.py")
+        if files[m].name != "__init__.py"
+    )
+    missing = [f for f in needed if not any(f == d or f.startswith(d + "/") for d in deps)]
+    assert missing == [], f"add to dvc.yaml stage {stage!r} deps: {missing}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_code_deps_exist(stage: str) -> None:
+    code = [d for d in stage_deps()[stage] if d.startswith(("src/", "stages/"))]
+    assert [d for d in code if not (ROOT / d).exists()] == []
+
+
+def test_finetune_does_not_rerun_for_agent_or_policy_code() -> None:
+    """The expensive stage depends on config models only, not on the runtime or policy code."""
+    deps = stage_deps()["finetune"]
+    for folder_dep in ("src/repo_agent/runtime", "src/repo_agent/policies", "src/repo_agent/data"):
+        assert folder_dep not in deps
+
+
+def loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return set(out.stdout.split())
+
+
+def test_pure_modules_stay_light() -> None:
+    """A pure transform loads neither the agent loop nor the policies, rich, torch or the SDKs."""
+    for module in ("repo_agent.data.rubric", "repo_agent.data.split", "repo_agent.pipeline.params"):
+        loaded = loaded_after(f"import {module}")
+        heavy = {"torch", "transformers", "rich", "openai", "together", "repo_agent.runtime.agent"}
+        assert not heavy & loaded, (module, heavy & loaded)
+        assert not {m for m in loaded if m.startswith("repo_agent.policies.")} - {
+            "repo_agent.policies.config"
+        }, module
+
+
+def test_importing_the_runtime_does_not_load_torch() -> None:
+    loaded = loaded_after("import repo_agent.runtime.agent, repo_agent.policies.factory")
+    assert "torch" not in loaded and "transformers" not in loaded
