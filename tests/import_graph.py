@@ -32,12 +32,13 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imported_names(tree: ast.AST) -> list[str]:
-    """Dotted names an AST imports: `import a.b` -> a.b; `from a import b` -> a.b and a."""
+def _imported_names(tree: ast.AST, type_checking: bool = False) -> list[str]:
+    """Dotted names an AST imports: `import a.b` -> a.b; `from a import b` -> a.b and a.
+    `if TYPE_CHECKING:` blocks count only with `type_checking`."""
     names: list[str] = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and not type_checking and _is_type_checking(node):
             for child in node.orelse:
                 visit(child)
             return
@@ -53,10 +54,10 @@ def _imported_names(tree: ast.AST) -> list[str]:
     return names
 
 
-def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
+def imports_of(path: Path, modules: dict[str, Path], type_checking: bool = False) -> set[str]:
     """Project modules that running `path` imports directly, with their parent packages."""
     out: set[str] = set()
-    for name in _imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+    for name in _imported_names(ast.parse(path.read_text(encoding="utf-8")), type_checking):
         if name not in modules:
             continue
         parts = name.split(".")
@@ -64,10 +65,10 @@ def imports_of(path: Path, modules: dict[str, Path]) -> set[str]:
     return out
 
 
-def graph() -> dict[str, set[str]]:
+def graph(type_checking: bool = False) -> dict[str, set[str]]:
     """Module -> the project modules it imports (parent packages included, self excluded)."""
     modules = module_files()
-    return {m: imports_of(p, modules) - {m} for m, p in modules.items()}
+    return {m: imports_of(p, modules, type_checking) - {m} for m, p in modules.items()}
 
 
 def closure(path: Path) -> set[str]:

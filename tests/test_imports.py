@@ -30,13 +30,15 @@ STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
 def folder(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1 or (len(parts) == 2 and module_files()[module].name != "__init__.py"):
-        return "cli" if module == "repo_agent.cli" else "core"
+        return "core"
     return parts[1]
 
 
 def code_edges() -> dict[str, set[str]]:
-    """Import edges without the implicit ones to parent packages (whose __init__ is empty)."""
-    return {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph().items()}
+    """Import edges, type-checking ones included, without the implicit ones to parent packages
+    (whose __init__ files import nothing, see below)."""
+    edges = graph(type_checking=True)
+    return {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in edges.items()}
 
 
 def test_the_graph_sees_lazy_imports() -> None:

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TRACE_FORMAT = "repo-agent.trace/1"
 RESULT_FORMAT = "repo-agent.result/1"
+SFT_FORMAT = "repo-agent.sft/1"  # data.extract rows with provenance
+PAIR_FORMAT = "repo-agent.pair/1"  # data.pairs rows with provenance
+LABEL_FORMAT = "repo-agent.label/1"  # the teacher's labels of student states
 
 
 class Strict(BaseModel):
@@ -135,7 +138,7 @@ class ResultLine(Strict):
 class TeacherLabel(Strict):
     """The teacher's next action on a student state (written by rollout, read by pair)."""
 
-    format: str = "repo-agent.label/1"
+    format: str = LABEL_FORMAT
     run_id: str
     step: int
     output: Message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,13 +74,17 @@ def read_trace(path: Path) -> Trace:
     return trace
 
 
-def read_traces(paths: list[Path]) -> Trace:
+def join_traces(traces: Iterable[Trace]) -> Trace:
+    """One trace of the steps and results of `traces`, in order."""
     out = Trace()
-    for p in paths:
-        t = read_trace(p)
+    for t in traces:
         out.steps += t.steps
         out.results += t.results
     return out
+
+
+def read_traces(paths: list[Path]) -> Trace:
+    return join_traces(read_trace(p) for p in paths)
 
 
 class TraceWriter:

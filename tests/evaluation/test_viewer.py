@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from repo_agent import cli
+from repo_agent.cli import runs as cli_runs
+from repo_agent.cli.app import app
 from repo_agent.evaluation.viewer import build_site, collect_runs
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.traces import read_trace
@@ -27,7 +28,7 @@ SCRIPT = [
 
 
 def _run(args: list[str]) -> None:
-    result = CliRunner().invoke(cli.app, args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
 
 
@@ -39,7 +40,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = ["run", "--suite", "builtin", "--task", "a_binary_search", "--policy", "oracle"]
     _run([*base, "--out", str(root / "oracle.jsonl")])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli, "make_policy", lambda *a, **k: ScriptedPolicy(SCRIPT, name="scripted"))
+        mp.setattr(cli_runs, "make_policy", lambda *a, **k: ScriptedPolicy(SCRIPT, name="scripted"))
         _run([*base, "--out", str(root / "scripted.jsonl")])
     return [root / "oracle.traces.jsonl", root / "scripted.traces.jsonl"]
 
@@ -47,7 +48,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def site(traces: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    result = CliRunner().invoke(cli.app, ["view", *map(str, traces), "--out", str(out)])
+    result = CliRunner().invoke(app, ["view", *map(str, traces), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "2 runs" in result.output
     return out
@@ -99,7 +100,7 @@ def test_long_observations_start_collapsed(tmp_path: Path, traces: list[Path]) -
 
 
 def test_view_refuses_missing_trace(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli.app, ["view", str(tmp_path / "nope.jsonl"), "--out", "x"])
+    result = CliRunner().invoke(app, ["view", str(tmp_path / "nope.jsonl"), "--out", "x"])
     assert result.exit_code == 2
     assert "no such trace file" in result.output
 

@@ -12,7 +12,7 @@ import pytest
 from fake_api import FakeAPI, Fault, oracle_responder
 from typer.testing import CliRunner
 
-from repo_agent.cli import app
+from repo_agent.cli.app import app
 from repo_agent.policies.cache import cache_key
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import make_policy

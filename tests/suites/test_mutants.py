@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from repo_agent import cli
+from repo_agent.cli.app import app
 from repo_agent.suites.loader import load_suite
 from repo_agent.suites.mutant_sources import MutantError, SourceProgram
 from repo_agent.suites.mutant_tasks import symptom_goal
@@ -298,7 +298,7 @@ def test_cli_generates_from_a_plain_repo(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["tasks", "generate", "--from", str(repo), "--out", str(out), "--max", "1"]
     result = CliRunner().invoke(
-        cli.app, [*args, "--test-cmd", "python -m pytest -q -x tests"], terminal_width=200
+        app, [*args, "--test-cmd", "python -m pytest -q -x tests"], terminal_width=200
     )
     assert result.exit_code == 0, result.output
     assert "myrepo_pkg_clamp" in result.output and "TOTAL" in result.output
@@ -307,7 +307,7 @@ def test_cli_generates_from_a_plain_repo(tmp_path: Path) -> None:
     assert not any(".venv" in rel for rel in tasks[0].files)
     # A repo whose tests fail is refused with a clear message.
     (repo / "tests" / "test_broken.py").write_text("def test_x():\n    assert 0\n")
-    result = CliRunner().invoke(cli.app, [*args[:-2], "--out", str(tmp_path / "o2")])
+    result = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "o2")])
     assert result.exit_code == 2 and "tests must pass" in result.output
 
 
@@ -324,10 +324,10 @@ def test_ensure_mutant_suite_is_deterministic_and_reuses_tasks(
 ) -> None:
     source, first = generated
     out = tmp_path / "suite"
-    tasks = ensure_mutant_suite(out, max_per_program=2, seed=7, source=source)
+    tasks = ensure_mutant_suite(out, source, max_per_program=2, seed=7)
     assert _contents(out) == _contents(first)  # same seed, same tasks, byte for byte
     stamp = (out / tasks[0].id / "task.yaml").stat().st_mtime_ns
-    again = ensure_mutant_suite(out, max_per_program=2, seed=7, source=source)
+    again = ensure_mutant_suite(out, source, max_per_program=2, seed=7)
     assert [t.id for t in again] == [t.id for t in tasks]
     assert (out / tasks[0].id / "task.yaml").stat().st_mtime_ns == stamp  # not regenerated
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from repo_agent import cli
+from repo_agent.cli.app import app
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
@@ -77,7 +77,7 @@ def test_only_repo_tasks_may_lack_expected_files() -> None:
 
 def test_cli_validate_repo_suite(repo: Path) -> None:
     result = CliRunner().invoke(
-        cli.app,
+        app,
         ["tasks", "validate", "--suite", "repo", "--path", str(repo), "--test-cmd", TEST_CMD],
         terminal_width=200,
     )
@@ -89,7 +89,7 @@ def test_cli_oracle_on_repo_suite_is_a_clear_error(repo: Path, tmp_path: Path) -
     out = tmp_path / "runs" / "repo.jsonl"
     args = ["run", "--suite", "repo", "--path", str(repo), "--test-cmd", TEST_CMD]
     result = CliRunner().invoke(
-        cli.app, [*args, "--policy", "oracle", "--out", str(out)], terminal_width=200
+        app, [*args, "--policy", "oracle", "--out", str(out)], terminal_width=200
     )
     assert result.exit_code == 2
     assert "oracle teacher needs a reference fix" in result.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from repo_agent.cli import app
+from repo_agent.cli.app import app
 from repo_agent.files import read_jsonl
 from repo_agent.training.estimate import (
     approx_tokens,

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from repo_agent.formats import dump_messages, validate_sft_row
-from repo_agent.records import ResultLine, StepRecord
+from repo_agent.records import SFT_FORMAT, ResultLine, StepRecord
 
-EXTRACT_FORMAT = "repo-agent.sft/1"
+EXTRACT_FORMAT = SFT_FORMAT
 
 
 class SFTExample(BaseModel):

@@ -15,11 +15,9 @@ from repo_agent.data.corruptions import CORRUPTIONS, as_message
 from repo_agent.data.extract import keep_step
 from repo_agent.data.rubric import score
 from repo_agent.formats import dump_messages, validate_preference_row
-from repo_agent.records import Message, StepRecord, TeacherLabel
+from repo_agent.records import PAIR_FORMAT, Message, StepRecord, TeacherLabel
 from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
 from repo_agent.runtime.protocol import ParseError, parse_action
-
-PAIR_FORMAT = "repo-agent.pair/1"
 
 
 class PairExample(BaseModel):

@@ -55,7 +55,9 @@ def configured_tasks(suite: SuiteParams, mutants_dir: Path) -> list[Task]:
             from repo_agent.suites.mutants import ensure_mutant_suite
 
             path = Path(suite.mutants_path) if suite.mutants_path else mutants_dir
-            tasks += ensure_mutant_suite(path, suite.mutants_per_program, suite.mutants_seed)
+            tasks += ensure_mutant_suite(
+                path, BUILTIN_DIR, suite.mutants_per_program, suite.mutants_seed
+            )
         elif name == "quixbugs":
             tasks += load_suite(
                 "quixbugs", Path(suite.quixbugs_path) if suite.quixbugs_path else None

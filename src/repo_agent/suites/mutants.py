@@ -21,7 +21,6 @@ from pathlib import Path
 from repo_agent.runtime.task import Task, load_task_tree
 from repo_agent.runtime.testrun import run_tests
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.suites.loader import BUILTIN_DIR
 from repo_agent.suites.mutant_sources import (
     MutantError,
     SourceProgram,
@@ -245,13 +244,10 @@ def generate_mutants(
 
 
 def ensure_mutant_suite(
-    out_dir: Path,
-    max_per_program: int = 3,
-    seed: int = 0,
-    source: Path = BUILTIN_DIR,
+    out_dir: Path, source: Path, max_per_program: int = 3, seed: int = 0
 ) -> list[Task]:
-    """The mutant tasks in `out_dir`, generated from `source` (the builtin suite) first unless
-    they are already there with the same `max_per_program` and `seed`."""
+    """The mutant tasks in `out_dir`, generated from `source` (e.g. the builtin suite) first
+    unless they are already there with the same `max_per_program` and `seed`."""
     manifest = out_dir / MANIFEST
     if existing_tasks(out_dir) and manifest.is_file():
         meta = json.loads(manifest.read_text(encoding="utf-8"))

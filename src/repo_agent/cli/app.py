@@ -1,0 +1,32 @@
+"""The `repo-agent` command line: each command parses its options, calls the package, prints."""
+
+from __future__ import annotations
+
+import typer
+
+from repo_agent.cli import data, runs, tasks, training
+
+HELP = (
+    "Make small LLMs reliable tool-using agents that fix bugs: run agents on bug-fix tasks, "
+    "turn their traces into SFT rows and DPO preference pairs, and plan the fine-tuning.\n\n"
+    "`dvc repro` runs the whole pipeline (rollout, extract, pair, split, finetune, eval); these "
+    "commands run its steps on files you choose. Runtime: run, view. Data: sft-extract, pairs, "
+    "split. Training: estimate. Tasks: tasks list | validate | generate."
+)
+
+RUNTIME, DATA, TRAINING, TASKS = "Runtime", "Data", "Training", "Tasks"
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
+
+
+app.add_typer(tasks.tasks_app, name="tasks", rich_help_panel=TASKS)
+app.command("run", rich_help_panel=RUNTIME)(runs.run)
+app.command("view", rich_help_panel=RUNTIME)(runs.view)
+app.command("sft-extract", rich_help_panel=DATA)(data.sft_extract)
+app.command("pairs", rich_help_panel=DATA)(data.make_pairs)
+app.command("split", rich_help_panel=DATA)(data.split_data)
+app.command("estimate", rich_help_panel=TRAINING)(training.estimate)
+
+if __name__ == "__main__":
+    app()
