@@ -128,6 +128,20 @@ def test_eval_param_change_reruns_only_eval(repo: Path) -> None:
     assert ran(out) == {"eval"}, out[-3000:]
 
 
+def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
+    """Deps cover the code a stage runs: an agent-loop change reruns the stages that run the
+    loop (rollout resumes from its traces, pair replays states) and eval, never finetune."""
+    agent = repo / "src/repo_agent/runtime/agent.py"
+    before = agent.read_text()
+    agent.write_text(before + "\n# a change to the agent loop\n")
+    try:
+        out = sh(repo, "dvc", "exp", "run", "-n", "agent-change")
+    finally:
+        agent.write_text(before)
+    assert ran(out) == {"rollout", "pair", "eval"}, out[-3000:]
+    assert "Stage 'finetune' didn't change, skipping" in out
+
+
 def test_unknown_param_key_fails_with_its_name(repo: Path) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["rubric"]["loop_penalti"] = 3

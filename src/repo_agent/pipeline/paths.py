@@ -9,7 +9,6 @@ SFT = Path("data/sft")
 PAIRS = Path("data/pairs")
 SPLIT = Path("data/split")
 SPLIT_TRAIN = SPLIT / "train"
-SPLIT_HELDOUT = SPLIT / "heldout"
 SPLIT_TASKS = SPLIT / "tasks.json"
 EVAL_TRACES = Path("data/eval")
 MODELS_BASE = Path("models/base")
