@@ -21,9 +21,8 @@ from repo_agent.data.config import (
 from repo_agent.runtime.config import SMALL_READ_CHARS, AgentConfig, ToolProtocol
 from repo_agent.traces import TraceFormatError
 
-# The data steps: the same functions the extract, pair and split stages call, on files you name.
+# Option defaults come from the params sections the stages read.
 _EXTRACT, _RUBRIC, _PAIR, _SPLIT = ExtractParams(), RubricParams(), PairParams(), SplitParams()
-
 
 TracesArg = Annotated[
     list[Path],
@@ -31,7 +30,6 @@ TracesArg = Annotated[
         help="trace files (`run --out X.jsonl` writes X.traces.jsonl)", show_default=False
     ),
 ]
-
 
 PAIR_PANEL, RUBRIC_PANEL = "Corruptions (params: pair)", "Rubric (params: rubric)"
 
