@@ -1,11 +1,13 @@
-"""Stage `eval`: base, SFT, DPO and teacher on the held-out tasks; metrics, report, plots."""
+"""Stage `eval@<model>`: one model (base, sft, dpo or teacher) on the held-out tasks.
+Usage: python stages/eval.py MODEL"""
 
-from repo_agent.files import write_json
-from repo_agent.pipeline import paths
+import sys
+
 from repo_agent.pipeline.eval import run_eval
-from repo_agent.pipeline.io import stage_params
+from repo_agent.pipeline.io import stage_params, timed_stage
 
 if __name__ == "__main__":
-    params = stage_params()
-    metrics = run_eval(params)
-    write_json(paths.METRICS / "eval.json", metrics)
+    model = sys.argv[1] if len(sys.argv) > 1 else ""
+    with timed_stage(f"eval@{model}"):
+        runs = run_eval(stage_params(), model)  # type: ignore[arg-type]
+        print(f"eval@{model}: {runs} runs")

@@ -1,10 +1,13 @@
-"""Stage `finetune`: SFT then DPO, locally with TRL or as remote jobs (Together / OpenAI)."""
+"""Stage `finetune@sft` / `finetune@dpo`: one training method, locally with TRL (curves logged
+with DVCLive) or as a remote job (Together / OpenAI). Usage: python stages/finetune.py sft|dpo"""
 
-from repo_agent.files import write_json
-from repo_agent.pipeline import paths
+import sys
+
 from repo_agent.pipeline.finetune import run_finetune
-from repo_agent.pipeline.io import stage_params
+from repo_agent.pipeline.io import stage_params, timed_stage
 
 if __name__ == "__main__":
-    metrics = run_finetune(stage_params())
-    write_json(paths.METRICS / "train.json", metrics)
+    method = sys.argv[1] if len(sys.argv) > 1 else ""
+    with timed_stage(f"finetune@{method}"):
+        summary = run_finetune(stage_params(), method)  # type: ignore[arg-type]
+        print(f"finetune@{method}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))

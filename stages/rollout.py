@@ -2,14 +2,16 @@
 
 from repo_agent.files import write_json
 from repo_agent.pipeline import paths
-from repo_agent.pipeline.io import stage_params
-from repo_agent.pipeline.rollout import run_rollout
+from repo_agent.pipeline.io import stage_params, timed_stage
+from repo_agent.pipeline.rollout import run_rollout, write_teacher_policy
 
 if __name__ == "__main__":
-    params = stage_params()
-    for cfg in (params.teacher, params.student):
-        cfg.cache_dir = str(paths.CACHE_ROLLOUT)
-    paths.CACHE_ROLLOUT.mkdir(parents=True, exist_ok=True)
-    paths.MUTANTS.mkdir(parents=True, exist_ok=True)
-    summary = run_rollout(params, paths.TRACES, paths.MODELS_BASE, paths.MUTANTS)
-    write_json(paths.METRICS / "rollout.json", summary)
+    with timed_stage("rollout"):
+        params = stage_params()
+        for cfg in (params.teacher, params.student):
+            cfg.cache_dir = str(paths.CACHE_ROLLOUT)
+        paths.CACHE_ROLLOUT.mkdir(parents=True, exist_ok=True)
+        paths.MUTANTS.mkdir(parents=True, exist_ok=True)
+        summary = run_rollout(params, paths.TRACES, paths.MODELS_BASE, paths.MUTANTS)
+        write_teacher_policy(params, paths.MODELS_TEACHER)
+        write_json(paths.METRICS / "rollout.json", summary)

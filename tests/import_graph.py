@@ -118,3 +118,20 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
         if v not in index:
             connect(v)
     return out
+
+
+def dvc_stages(root: Path = ROOT) -> dict[str, dict[str, object]]:
+    """The stages of `root/dvc.yaml` as DVC resolves them (foreach stages expanded, e.g.
+    `eval@base`): name -> {"cmd", "script", "deps", "outs"} with paths as written."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return {
+            s.addressing: {
+                "cmd": s.cmd,
+                "script": s.cmd.split()[1],
+                "deps": [d.def_path for d in s.deps],
+                "outs": [o.def_path for o in s.outs],
+            }
+            for s in repo.index.stages
+        }

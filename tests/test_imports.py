@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-import yaml
-from import_graph import ROOT, closure, cycles, graph, module_files
+from import_graph import ROOT, closure, cycles, dvc_stages, graph, module_files
 
 # Which folders a folder may import from (the layers of DESIGN.md, bottom to top). "core" is the
 # shared vocabulary at the package root: records, files, formats, traces, progress.
@@ -24,7 +23,6 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"core", "runtime", "policies", "suites", "data", "training", "evaluation"},
     "cli": {"core", "runtime", "policies", "suites", "data", "training", "evaluation", "pipeline"},
 }
-STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
 
 
 def folder(module: str) -> str:
@@ -72,33 +70,39 @@ def _is_future(node: ast.stmt) -> bool:
     return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def stage_deps() -> dict[str, list[str]]:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    return {name: [d for d in s["deps"] if isinstance(d, str)] for name, s in stages.items()}
+@pytest.fixture(scope="module")
+def stages() -> dict[str, dict[str, object]]:
+    return dvc_stages()
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_stage_deps_cover_every_module_the_stage_can_import(stage: str) -> None:
-    deps = stage_deps()[stage]
+def test_stage_deps_cover_every_module_the_stage_can_import(
+    stages: dict[str, dict[str, object]],
+) -> None:
     files = module_files()
-    needed = sorted(
-        str(files[m].relative_to(ROOT))
-        for m in closure(ROOT / "stages" / f"{stage}.py")
-        if files[m].name != "__init__.py"
-    )
-    missing = [f for f in needed if not any(f == d or f.startswith(d + "/") for d in deps)]
-    assert missing == [], f"add to dvc.yaml stage {stage!r} deps: {missing}"
+    missing = {}
+    for name, stage in stages.items():
+        deps: list[str] = stage["deps"]  # type: ignore[assignment]
+        needed = sorted(
+            str(files[m].relative_to(ROOT))
+            for m in closure(ROOT / str(stage["script"]))
+            if files[m].name != "__init__.py"
+        )
+        lacking = [f for f in needed if not any(f == d or f.startswith(d + "/") for d in deps)]
+        if lacking:
+            missing[name] = lacking
+    assert missing == {}, f"add to the dvc.yaml deps: {missing}"
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_stage_code_deps_exist(stage: str) -> None:
-    code = [d for d in stage_deps()[stage] if d.startswith(("src/", "stages/"))]
+def test_stage_code_deps_exist(stages: dict[str, dict[str, object]]) -> None:
+    code = [d for s in stages.values() for d in s["deps"] if d.startswith(("src/", "stages/"))]  # type: ignore[attr-defined]
     assert [d for d in code if not (ROOT / d).exists()] == []
 
 
-def test_finetune_does_not_rerun_for_agent_or_policy_code() -> None:
-    """The expensive stage depends on config models only, not on the runtime or policy code."""
-    deps = stage_deps()["finetune"]
+def test_finetune_does_not_rerun_for_agent_or_policy_code(
+    stages: dict[str, dict[str, object]],
+) -> None:
+    """Training depends on config models only, not on the runtime or policy code."""
+    deps = stages["finetune@sft"]["deps"]
     for folder_dep in ("src/repo_agent/runtime", "src/repo_agent/policies", "src/repo_agent/data"):
         assert folder_dep not in deps
 

@@ -138,3 +138,14 @@ def test_check_no_leak_raises_on_a_shared_program() -> None:
         check_no_leak({"a", "gcd__swap_2"}, {"gcd__flip", "c"})
     with pytest.raises(LeakError, match="gcd"):
         check_no_leak({"gcd"}, {"gcd__flip"})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_change_to_the_pairs_alone_leaves_the_sft_split_as_it_was(seed: int) -> None:
+    """What a rubric change does: other pairs, even pairs of tasks no SFT row has."""
+    sft = rows(IDS, "sft")
+    before = split_rows(sft, rows(IDS[::2], "pair"), 0.25, seed)
+    after = split_rows(sft, rows([*IDS[1::3], "only_in_pairs"], "pair"), 0.25, seed)
+    for part in ("train", "heldout"):
+        assert after[part]["sft"] == before[part]["sft"]
+    assert set(after["tasks"]["heldout"]) - {"only_in_pairs"} == set(before["tasks"]["heldout"])

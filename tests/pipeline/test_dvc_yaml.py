@@ -2,36 +2,62 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
+import pytest
+from import_graph import ROOT, dvc_stages
 
 from repo_agent.pipeline import paths
 
-ROOT = Path(__file__).resolve().parents[2]
-STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
+# The six steps of the design, as DVC names them (foreach stages expanded), plus the report.
+STAGES = [
+    "rollout",
+    "extract",
+    "pair",
+    "split",
+    "finetune@sft",
+    "finetune@dpo",
+    "eval@base",
+    "eval@sft",
+    "eval@dpo",
+    "eval@teacher",
+    "report",
+]
 
 
-def test_dvc_yaml_declares_the_paths_the_package_writes() -> None:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+@pytest.fixture(scope="module")
+def stages() -> dict[str, dict[str, object]]:
+    return dvc_stages()
+
+
+def test_the_stages_in_order(stages: dict[str, dict[str, object]]) -> None:
     assert list(stages) == STAGES
-    outs = {
-        next(iter(o)) if isinstance(o, dict) else o
-        for s in stages.values()
-        for o in s.get("outs", [])
-    }
+
+
+def test_dvc_yaml_declares_the_paths_the_package_writes(
+    stages: dict[str, dict[str, object]],
+) -> None:
+    outs = {o for s in stages.values() for o in s["outs"]}  # type: ignore[attr-defined]
     for p in (
         paths.TRACES,
         paths.MODELS_BASE,
+        paths.MODELS_TEACHER,
         paths.MUTANTS,
         paths.SFT,
         paths.PAIRS,
         paths.SPLIT,
         paths.MODELS_SFT,
         paths.MODELS_DPO,
-        paths.EVAL_TRACES,
+        paths.MODELS_REMOTE / "sft",
+        paths.LIVE / "dpo" / "metrics.json",
+        paths.eval_trace("teacher"),
+        paths.METRICS / "eval.json",
     ):
         assert str(p) in outs, p
+
+
+def test_each_stage_runs_its_own_script(stages: dict[str, dict[str, object]]) -> None:
     for name, stage in stages.items():
-        assert stage["cmd"] == f"python stages/{name}.py"
-        assert f"stages/{name}.py" in stage["deps"]
+        script = f"stages/{name.split('@')[0]}.py"
+        assert stage["script"] == script and (ROOT / script).is_file()
+        assert script in stage["deps"]  # type: ignore[operator]
+        if "@" in name:
+            assert str(stage["cmd"]).endswith(" " + name.split("@")[1])

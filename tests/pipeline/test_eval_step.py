@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from repo_agent.pipeline import paths
-from repo_agent.pipeline.eval import model_policy_config
+from repo_agent.pipeline.eval import model_policy_config, run_eval
 from repo_agent.pipeline.params import Params
 
 
@@ -40,4 +40,9 @@ def test_remote_fine_tunes_are_served_by_their_provider(in_tmp: Path) -> None:
     assert (dpo.kind, dpo.model) == ("together", "me/Qwen2.5-7B-dpo-abc")
     base = model_policy_config(params, "base")
     assert (base.kind, base.model) == ("together", "Qwen/Qwen2.5-7B-Instruct-Turbo")
-    assert dpo.cache_dir == str(paths.CACHE_EVAL)
+    assert dpo.cache_dir == str(paths.CACHE_EVAL / "dpo")  # each eval@model caches its own
+
+
+def test_an_unknown_model_is_refused(in_tmp: Path) -> None:
+    with pytest.raises(ValueError, match="unknown model 'large'"):
+        run_eval(Params(), "large")  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,18 @@ import yaml
 from repo_agent.pipeline import paths
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ["rollout", "extract", "pair", "split", "finetune", "eval"]
+MODELS = ["base", "sft", "dpo"]  # the tiny config's eval.models
+STAGES = [
+    "rollout",
+    "extract",
+    "pair",
+    "split",
+    "finetune@sft",
+    "finetune@dpo",
+    *(f"eval@{m}" for m in MODELS),
+    "report",
+]
+EVALS = {f"eval@{m}" for m in MODELS}
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +49,7 @@ def tiny_params() -> dict:
     params["finetune"]["sft"].update(epochs=1, batch_size=4)
     params["finetune"]["dpo"].update(epochs=1, batch_size=4)
     params["eval"]["rollouts"] = 1
-    params["eval"]["models"] = ["base", "sft", "dpo"]
+    params["eval"]["models"] = MODELS
     return params
 
 
@@ -70,6 +82,12 @@ def ran(output: str) -> set[str]:
     return {s for s in STAGES if f"Running stage '{s}'" in output}
 
 
+def back_to_baseline(repo: Path) -> None:
+    """Back to the committed baseline (experiments leave their results in the workspace)."""
+    sh(repo, "git", "checkout", "--", ".")
+    sh(repo, "dvc", "checkout", "--force")
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("pipeline") / "repo"
@@ -83,6 +101,7 @@ def repo(tmp_path_factory) -> Path:
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
     sh(repo, "git", "init", "-q")
     sh(repo, "dvc", "init", "-q")
+    shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "init")
     out = sh(repo, "dvc", "repro")
@@ -101,6 +120,10 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
         paths.SPLIT_TASKS,
         paths.MODELS_SFT / "config.json",
         paths.MODELS_DPO / "config.json",
+        paths.MODELS_TEACHER / paths.TEACHER_POLICY_FILE,
+        paths.LIVE / "sft" / "metrics.json",
+        paths.REPORTS / "dpo_curve.png",
+        paths.eval_trace("dpo"),
         paths.REPORTS / "eval.md",
         paths.REPORTS / "eval_metrics.png",
     ):
@@ -113,24 +136,47 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
     assert split["heldout"] and not any(f'"{t}' in train_rows for t in split["heldout"])
 
 
-def test_loop_penalty_experiment_reruns_pair_and_after_only(repo: Path) -> None:
+def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
     out = sh(repo, "dvc", "exp", "run", "-S", "rubric.loop_penalty=2", "-n", "loop2")
-    assert ran(out) == {"pair", "split", "finetune", "eval"}, out[-3000:]
-    assert "Stage 'rollout' didn't change, skipping" in out
-    assert "Stage 'extract' didn't change, skipping" in out
+    assert ran(out) == {"pair", "split", "finetune@dpo", "eval@dpo", "report"}, out[-3000:]
+    for stage in ("rollout", "extract", "finetune@sft", "eval@base", "eval@sft"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
     diff = sh(repo, "dvc", "metrics", "diff", "--all", "HEAD", "loop2")
     assert "dpo.parse_error_rate" in diff
     assert "metrics/pairs.json" in diff
 
 
-def test_eval_param_change_reruns_only_eval(repo: Path) -> None:
+def test_eval_rollouts_rerun_only_the_evals_and_the_report(repo: Path) -> None:
+    out = sh(repo, "dvc", "exp", "run", "-S", "eval.rollouts=2", "-n", "rollouts2")
+    assert ran(out) == {*EVALS, "report"}, out[-3000:]
+    metrics = json.loads((repo / "metrics/eval.json").read_text())
+    assert metrics["base"]["runs"] == 2 * len(
+        json.loads((repo / paths.SPLIT_TASKS).read_text())["heldout"]
+    )
+
+
+def test_dpo_beta_retrains_neither_sft_nor_the_other_evals(repo: Path) -> None:
+    out = sh(repo, "dvc", "exp", "run", "-S", "finetune.dpo.beta=0.2", "-n", "beta02")
+    assert ran(out) == {"finetune@dpo", "eval@dpo", "report"}, out[-3000:]
+
+
+def test_a_report_param_reruns_only_the_report(repo: Path) -> None:
     out = sh(repo, "dvc", "exp", "run", "-S", "eval.bootstrap_samples=321", "-n", "boot")
-    assert ran(out) == {"eval"}, out[-3000:]
+    assert ran(out) == {"report"}, out[-3000:]
+
+
+def test_training_metrics_are_experiment_columns(repo: Path) -> None:
+    table = json.loads(sh(repo, "dvc", "exp", "show", "--json"))
+    metrics = table[0]["rev"] if isinstance(table, list) else table
+    text = json.dumps(metrics)
+    for name in ("dvclive/sft/metrics.json", "dvclive/dpo/metrics.json", "metrics/eval.json"):
+        assert name in text
 
 
 def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
     """Deps cover the code a stage runs: an agent-loop change reruns the stages that run the
-    loop (rollout resumes from its traces, pair replays states) and eval, never finetune."""
+    loop (rollout resumes from its traces, pair replays states) and the evals, never training;
+    the report reruns when the new eval traces differ (they record durations)."""
     agent = repo / "src/repo_agent/runtime/agent.py"
     before = agent.read_text()
     agent.write_text(before + "\n# a change to the agent loop\n")
@@ -138,8 +184,59 @@ def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
         out = sh(repo, "dvc", "exp", "run", "-n", "agent-change")
     finally:
         agent.write_text(before)
-    assert ran(out) == {"rollout", "pair", "eval"}, out[-3000:]
-    assert "Stage 'finetune' didn't change, skipping" in out
+    assert {"rollout", "pair", *EVALS} <= ran(out) <= {"rollout", "pair", *EVALS, "report"}
+    for stage in ("finetune@sft", "finetune@dpo"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+
+
+def experiments(table: list[dict]) -> list[dict]:
+    """The experiment entries of `dvc exp show --json` (each with its params and metrics)."""
+    out = []
+    for baseline in table:
+        for exp in baseline.get("experiments") or []:
+            out += [rev for rev in exp.get("revs", []) if rev.get("data")]
+    return out
+
+
+def param(entry: dict, *keys: str) -> object:
+    value = entry["data"]["params"]["params.yaml"]["data"]
+    for key in keys:
+        value = value[key]
+    return value
+
+
+def test_a_queued_sweep_runs_and_both_rows_show(repo: Path) -> None:
+    sh(repo, "dvc", "exp", "run", "--queue", "-S", "eval.bootstrap_samples=211,223")
+    sh(repo, "dvc", "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = sh(repo, "dvc", "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert "Failed" not in status, status
+    table = json.loads(sh(repo, "dvc", "exp", "show", "--json"))
+    rows = {param(e, "eval", "bootstrap_samples"): e for e in experiments(table)}
+    assert {211, 223} <= set(rows), sorted(rows)
+    for value in (211, 223):
+        metrics = rows[value]["data"]["metrics"]["metrics/eval.json"]["data"]
+        assert set(metrics) == set(MODELS)
+
+
+def test_a_clone_pulls_the_results_instead_of_recomputing(repo: Path, tmp_path: Path) -> None:
+    back_to_baseline(repo)
+    remote = tmp_path / "remote"
+    sh(repo, "dvc", "remote", "add", "-d", "shared", str(remote))
+    sh(repo, "git", "add", ".dvc/config")
+    sh(repo, "git", "commit", "-qm", "a shared remote")
+    sh(repo, "dvc", "push")
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    sh(clone, "dvc", "pull")
+    assert "Data and pipelines are up to date" in sh(clone, "dvc", "status")
+    assert ran(sh(clone, "dvc", "repro")) == set()
+    for rel in ("metrics/eval.json", "models/dpo/model.safetensors", "data/split/tasks.json"):
+        assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
 
 
 def test_unknown_param_key_fails_with_its_name(repo: Path) -> None:

@@ -1,5 +1,6 @@
 """Remote fine-tuning (Together, OpenAI) against a real local HTTP server speaking their APIs:
-SFT then DPO, records, resume without a second job, failed jobs, local validation, no key leaks."""
+SFT then DPO as separate phases, records, resume without a second job, failed jobs, local
+validation, no key leaks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from rich.console import Console
 from repo_agent.pipeline.params import ParamsError, parse_params
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import FinetuneBackend, RemoteFinetuneError
-from repo_agent.training.remote.runner import make_backend, run_remote_finetune
+from repo_agent.training.remote.runner import (
+    make_backend,
+    run_remote_dpo,
+    run_remote_finetune,
+    run_remote_sft,
+)
 from repo_agent.training.remote.state import STATE_FILE
 
 OPENAI_KEY = "sk-test-FTSECRET0123456789"
@@ -23,6 +29,9 @@ SYSTEM = {"role": "system", "content": "You fix bugs."}
 USER = {"role": "user", "content": "Task: fix binary_search"}
 GOOD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_files","args":{}}'}
 BAD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_fils","args":{}}'}
+BASE = {"together": "Qwen/Qwen2.5-7B-Instruct", "openai": "gpt-4.1-mini"}
+CREATE = {"together": "/v1/fine-tunes", "openai": "/v1/fine_tuning/jobs"}
+QUIET = Console(file=io.StringIO())
 
 
 @pytest.fixture(autouse=True)
@@ -65,9 +74,17 @@ def config(api: FakeAPI, backend: str, **kw: object) -> RemoteFinetuneConfig:
 
 
 def run(backend: str, data: tuple[Path, Path], cfg: RemoteFinetuneConfig, out: Path) -> dict:
-    base = "Qwen/Qwen2.5-7B-Instruct" if backend == "together" else "gpt-4.1-mini"
-    quiet = Console(file=io.StringIO())
-    return run_remote_finetune(backend, data[0], data[1], base, 0.1, cfg, out, console=quiet)
+    return run_remote_finetune(
+        backend, data[0], data[1], BASE[backend], 0.1, cfg, out, console=QUIET
+    )
+
+
+def created(api: FakeAPI, backend: str) -> list[str]:
+    """The methods of the jobs the server was asked to create, in order."""
+    bodies = [json.loads(r.body) for r in api.calls("POST", CREATE[backend])]
+    if backend == "together":
+        return [b["training_method"]["method"] for b in bodies]
+    return ["dpo" if b["method"]["type"] == "dpo" else "sft" for b in bodies]
 
 
 def test_together_sft_then_dpo(tmp_path: Path, data: tuple[Path, Path]) -> None:
@@ -91,9 +108,15 @@ def test_together_sft_then_dpo(tmp_path: Path, data: tuple[Path, Path]) -> None:
     }
     assert "model" not in dpo_body and dpo_body["from_checkpoint"] == result["sft"]["job_id"]
     for method in ("sft", "dpo"):
-        rec = json.loads((out / f"{method}.json").read_text())
+        rec = json.loads((out / method / f"{method}.json").read_text())
+        assert rec == result[method]
         assert rec["backend"] == rec["provider"] == "together" and rec["status"] == "completed"
         assert rec["model"].endswith(rec["job_id"]) and rec["checkpoints"] and rec["events"]
+        state = json.loads((out / method / STATE_FILE).read_text())
+        assert state["method"] == method and state["jobs"] == {method: rec["job_id"]}
+        assert state["inputs_hash"] == rec["inputs_hash"]
+    assert result["dpo"]["from_job"] == result["sft"]["job_id"]
+    assert result["dpo"]["base_model"] == result["sft"]["base_model"]
     assert result["provider"] == "together" and result["model"] == result["dpo"]["model"]
 
 
@@ -102,8 +125,8 @@ def test_rerun_resumes_the_recorded_job(tmp_path: Path, data: tuple[Path, Path])
     with FakeAPI() as api:
         with pytest.raises(RemoteFinetuneError, match="rerun the stage to resume polling"):
             run("together", data, config(api, "together", timeout_s=0.001), out)
-        state = json.loads((out / STATE_FILE).read_text())
-        assert list(state["jobs"]) == ["sft"]
+        state = json.loads((out / "sft" / STATE_FILE).read_text())
+        assert list(state["jobs"]) == ["sft"] and not (out / "dpo").exists()
         result = run("together", data, config(api, "together"), out)
         again = run("together", data, config(api, "together"), out)
         sft_creates = [
@@ -115,11 +138,14 @@ def test_rerun_resumes_the_recorded_job(tmp_path: Path, data: tuple[Path, Path])
         assert len(api.calls("POST", "/v1/fine-tunes")) == 2
         assert len(api.calls("POST", "/v1/files")) == 2  # no re-upload either
     assert result["sft"]["job_id"] == state["jobs"]["sft"] == again["sft"]["job_id"]
-    # Changed inputs are new jobs.
+    assert result["dpo"]["job_id"] == again["dpo"]["job_id"]
+    # Changed SFT inputs are a new SFT job, and so a new DPO job from it.
     data[0].write_text(data[0].read_text() + data[0].read_text().splitlines()[0] + "\n")
     with FakeAPI() as api2:
-        run("together", data, config(api2, "together"), out)
-        assert len(api2.calls("POST", "/v1/fine-tunes")) == 2
+        fresh = run("together", data, config(api2, "together"), out)
+        assert created(api2, "together") == ["sft", "dpo"]
+    assert fresh["sft"]["inputs_hash"] != result["sft"]["inputs_hash"]
+    assert json.loads((out / "dpo" / "dpo.json").read_text()) == fresh["dpo"]
 
 
 def test_together_job_error_gives_the_server_message(
@@ -131,9 +157,10 @@ def test_together_job_error_gives_the_server_message(
         with pytest.raises(RemoteFinetuneError, match="status error: CUDA out of memory at step 3"):
             run("together", data, config(api, "together"), out)
         assert len(api.calls("POST", "/v1/fine-tunes")) == 1  # no DPO after a failed SFT
-    rec = json.loads((out / "sft.json").read_text())
+    rec = json.loads((out / "sft" / "sft.json").read_text())
     assert rec["status"] == "error" and rec["error"] == "CUDA out of memory at step 3"
-    assert not (out / "dpo.json").exists()
+    assert json.loads((out / "sft" / STATE_FILE).read_text())["jobs"] == {"sft": rec["job_id"]}
+    assert not (out / "dpo").exists()
 
 
 def test_openai_supervised_then_dpo_with_retry(tmp_path: Path, data: tuple[Path, Path]) -> None:
@@ -153,7 +180,7 @@ def test_openai_supervised_then_dpo_with_retry(tmp_path: Path, data: tuple[Path,
         "dpo": {"hyperparameters": {"beta": 0.1, "n_epochs": 1}},
     }
     assert dpo["model"] == result["sft"]["model"]
-    assert json.loads((out / "dpo.json").read_text())["model"] == result["model"]
+    assert json.loads((out / "dpo" / "dpo.json").read_text())["model"] == result["model"]
     assert result["provider"] == "openai" and result["model"].startswith("ft:")
 
 
@@ -162,7 +189,11 @@ def test_openai_failed_job(tmp_path: Path, data: tuple[Path, Path]) -> None:
         api.job_failures["dpo"] = "preference data has an empty output"
         with pytest.raises(RemoteFinetuneError, match="status failed: preference data has an"):
             run("openai", data, config(api, "openai"), tmp_path / "m")
-    assert json.loads((tmp_path / "m" / "sft.json").read_text())["status"] == "succeeded"
+    sft = json.loads((tmp_path / "m" / "sft" / "sft.json").read_text())
+    dpo = json.loads((tmp_path / "m" / "dpo" / "dpo.json").read_text())
+    assert sft["status"] == "succeeded" and dpo["status"] == "failed"
+    assert dpo["error"] == "preference data has an empty output"
+    assert dpo["from_model"] == sft["model"]
 
 
 @pytest.mark.parametrize(
@@ -210,8 +241,97 @@ def test_keys_stay_out_of_records(tmp_path: Path, data: tuple[Path, Path]) -> No
             run("together", data, config(api, "together"), out)
         assert TOGETHER_KEY in api.requests[0].headers["authorization"]
     assert TOGETHER_KEY not in str(err.value)
-    for path in out.iterdir():
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in written} == {"sft.json", STATE_FILE}
+    for path in written:
         assert TOGETHER_KEY not in path.read_text(), path
+
+
+@pytest.mark.parametrize("backend", ["together", "openai"])
+def test_dpo_reruns_alone_on_new_pairs(
+    tmp_path: Path, data: tuple[Path, Path], backend: str
+) -> None:
+    sft_dir, dpo_dir = tmp_path / "sft", tmp_path / "dpo"
+    with FakeAPI() as api:
+        cfg = config(api, backend)
+        sft = run_remote_sft(backend, data[0], BASE[backend], cfg, sft_dir, console=QUIET)
+        first = run_remote_dpo(backend, data[1], sft, 0.1, cfg, dpo_dir, console=QUIET)
+        assert created(api, backend) == ["sft", "dpo"]
+        n_requests = len(api.requests)
+        sft_bytes = (sft_dir / "sft.json").read_bytes()
+        # A rubric change: only the preference pairs differ. The DPO stage reads sft.json.
+        data[1].write_text(data[1].read_text().splitlines()[0] + "\n", encoding="utf-8")
+        recorded = json.loads(sft_bytes)
+        second = run_remote_dpo(backend, data[1], recorded, 0.1, cfg, dpo_dir, console=QUIET)
+        assert created(api, backend) == ["sft", "dpo", "dpo"]  # one new DPO job, no SFT job
+        uploads = [r for r in api.requests[n_requests:] if r.method in ("POST", "PUT")]
+        uploads = [r for r in uploads if r.path == "/v1/files" or r.path.startswith("/upload/")]
+        assert uploads and all(data[0].read_bytes() not in r.body for r in uploads)
+        assert sum(data[1].read_bytes() in r.body for r in uploads) == 1  # the new pairs
+        assert len(api.calls("POST", "/v1/files")) == 3
+    assert (sft_dir / "sft.json").read_bytes() == sft_bytes  # the SFT phase is untouched
+    assert second["job_id"] != first["job_id"] and second["rows"] == 1
+    assert second["from_job"] == sft["job_id"] and second["from_model"] == sft["model"]
+    assert json.loads((dpo_dir / "dpo.json").read_text()) == second
+    assert json.loads((dpo_dir / STATE_FILE).read_text())["jobs"] == {"dpo": second["job_id"]}
+
+
+@pytest.mark.parametrize("backend", ["together", "openai"])
+def test_sft_rerun_with_same_inputs_sends_no_create(
+    tmp_path: Path, data: tuple[Path, Path], backend: str
+) -> None:
+    out = tmp_path / "sft"
+    with FakeAPI() as api:
+        first = run_remote_sft(
+            backend, data[0], BASE[backend], config(api, backend), out, console=QUIET
+        )
+        n_requests = len(api.requests)
+        # Operational settings (how we wait) are not inputs: still the same job.
+        cfg = config(api, backend, poll_interval_s=0.02, timeout_s=60)
+        again = run_remote_sft(backend, data[0], BASE[backend], cfg, out, console=QUIET)
+        later = api.requests[n_requests:]
+        assert later and all(r.method == "GET" for r in later)  # polls only: no upload, no create
+        assert created(api, backend) == ["sft"]
+    assert again == first
+    # Another base model is another job.
+    with FakeAPI() as api2:
+        cfg = config(api2, backend)
+        other = run_remote_sft(backend, data[0], "other/model", cfg, out, console=QUIET)
+        assert created(api2, backend) == ["sft"] and other["base_model"] == "other/model"
+
+
+@pytest.mark.parametrize(
+    ("sft", "problem"),
+    [
+        ({"provider": "openai", "job_id": "ft-1", "model": "ft:m"}, "for backend 'openai'"),
+        ({"backend": "openai", "job_id": "ft-1", "model": "ft:m"}, "not 'together'"),
+        ({"job_id": "ft-1", "model": "user/m"}, "for backend None"),
+        ({"provider": "together", "job_id": "ft-1", "model": None}, "has no model"),
+        ({"provider": "together", "job_id": "ft-1", "status": "error"}, "status 'error'"),
+        ({"provider": "together", "model": "user/m"}, "has no job_id"),
+    ],
+)
+def test_dpo_needs_a_finished_sft_of_the_same_backend(
+    tmp_path: Path, data: tuple[Path, Path], sft: dict, problem: str
+) -> None:
+    with FakeAPI() as api:
+        cfg = config(api, "together")
+        with pytest.raises(RemoteFinetuneError, match=problem):
+            run_remote_dpo("together", data[1], sft, 0.1, cfg, tmp_path / "dpo", console=QUIET)
+        assert api.requests == []
+    assert not (tmp_path / "dpo").exists()
+
+
+def test_phases_refuse_to_share_a_dir(tmp_path: Path, data: tuple[Path, Path]) -> None:
+    out = tmp_path / "models"
+    with FakeAPI() as api:
+        cfg = config(api, "together")
+        sft = run_remote_sft("together", data[0], BASE["together"], cfg, out, console=QUIET)
+        n_requests = len(api.requests)
+        with pytest.raises(RemoteFinetuneError, match="holds the sft phase"):
+            run_remote_dpo("together", data[1], sft, 0.1, cfg, out, console=QUIET)
+        assert len(api.requests) == n_requests
+    assert json.loads((out / STATE_FILE).read_text())["jobs"] == {"sft": sft["job_id"]}
 
 
 def test_remote_config_is_strict() -> None:

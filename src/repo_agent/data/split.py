@@ -51,10 +51,13 @@ def split_rows(
 ) -> dict[str, Any]:
     """Split provenance rows (`task_id` + `row`) into bare train/held-out rows by program group.
 
-    Raises LeakError if a held-out task id ends up in a training row.
+    The held-out groups are drawn from the SFT rows' tasks (the pairs' tasks only when there are
+    no SFT rows), so a change that touches only the pairs (a rubric param) leaves the SFT
+    files byte-identical. Raises LeakError if a held-out task id ends up in a training row.
     """
     task_ids = sorted({r["task_id"] for r in sft} | {r["task_id"] for r in pairs})
-    groups = sorted({group_of(t) for t in task_ids})
+    drawn_from = sft or pairs
+    groups = sorted({group_of(r["task_id"]) for r in drawn_from})
     _, held_groups = split_tasks(groups, heldout_fraction, seed)
     heldout = sorted(t for t in task_ids if group_of(t) in set(held_groups))
     train = sorted(set(task_ids) - set(heldout))

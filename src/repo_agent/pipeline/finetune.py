@@ -1,34 +1,24 @@
-"""The finetune step: SFT warm-start then DPO, on the chosen backend; writes curves + metrics."""
+"""The finetune step, one method per call: `sft` from the base model on the SFT train rows, or
+`dpo` from the SFT model on the preference train rows; locally with TRL or as a remote job."""
 
 from __future__ import annotations
 
-import csv
+import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from repo_agent.files import write_json
 from repo_agent.pipeline import paths
 from repo_agent.pipeline.params import Params
 from repo_agent.training.student import student_model_path
 
-
-def _write_curve(path: Path, curve: list[dict[str, float]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    curve = [{k.replace("/", "_"): v for k, v in row.items()} for row in curve]
-    keys = sorted({k for row in curve for k in row} - {"step"})
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["step", *keys])
-        writer.writeheader()
-        for row in curve:
-            writer.writerow(row)
-
-
-def _first_last(curve: list[dict[str, float]], key: str) -> dict[str, float]:
-    values = [row[key] for row in curve if key in row]
-    if not values:
-        return {}
-    name = key.replace("rewards/", "reward_")
-    return {f"{name}_first": round(values[0], 4), f"{name}_last": round(values[-1], 4)}
+Method = Literal["sft", "dpo"]
+METHODS: tuple[Method, ...] = ("sft", "dpo")
+TRAIN_ROWS = {"sft": paths.SPLIT_TRAIN / "sft.jsonl", "dpo": paths.SPLIT_TRAIN / "pairs.jsonl"}
+MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
+# What the curve plot of each method shows (TRL's log_history keys).
+CURVE_KEYS = {"sft": ("loss", "mean_token_accuracy"), "dpo": ("loss", "rewards/accuracies")}
 
 
 def _reset(*dirs: Path) -> None:
@@ -37,67 +27,74 @@ def _reset(*dirs: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
 
 
-def run_finetune(params: Params) -> dict[str, Any]:
-    """Train (or launch) SFT then DPO from the split's train rows; returns metrics/train.json."""
+def run_finetune(params: Params, method: Method) -> dict[str, Any]:
+    """Train (or launch) one method; writes its model dir and its DVCLive dir; returns a
+    summary (rows, first and last loss) for the log."""
+    if method not in METHODS:
+        raise ValueError(f"unknown finetune method {method!r}; choose sft or dpo")
     ft = params.finetune
-    sft_rows = paths.SPLIT_TRAIN / "sft.jsonl"
-    pair_rows = paths.SPLIT_TRAIN / "pairs.jsonl"
-    paths.MODELS_REMOTE.mkdir(parents=True, exist_ok=True)
+    rows, out, live = TRAIN_ROWS[method], MODEL_DIRS[method], paths.LIVE / method
+    _reset(out, live)
+    (paths.MODELS_REMOTE / method).mkdir(parents=True, exist_ok=True)  # a declared out
     if ft.backend != "local":
-        from repo_agent.training.remote.runner import run_remote_finetune
-
-        base = ft.base_model or params.student.model
-        info = run_remote_finetune(
-            ft.backend, sft_rows, pair_rows, base, ft.dpo.beta, ft.remote, paths.MODELS_REMOTE
-        )
-        _reset(paths.MODELS_SFT, paths.MODELS_DPO)
-        for name, target in (("sft.json", paths.MODELS_SFT), ("dpo.json", paths.MODELS_DPO)):
-            shutil.copyfile(paths.MODELS_REMOTE / name, target / paths.REMOTE_MODEL_FILE)
-        return {"remote": {k: v for k, v in info.items() if isinstance(v, int | float)}}
+        return _run_remote(params, method, rows, out, live)
 
     from repo_agent.training.local import train_dpo, train_sft
 
-    base = Path(student_model_path(params.student.model, paths.MODELS_BASE))
-    _reset(paths.MODELS_SFT, paths.MODELS_DPO)
-    sft = train_sft(base, sft_rows, paths.MODELS_SFT, ft)
-    dpo = train_dpo(paths.MODELS_SFT, pair_rows, paths.MODELS_DPO, ft)
-    _write_curve(paths.PLOTS / "sft_curve.csv", sft["curve"])
-    _write_curve(paths.PLOTS / "dpo_curve.csv", dpo["curve"])
-    _plot_curves(sft["curve"], dpo["curve"], paths.REPORTS / "train_curves.png")
-    metrics = {
-        "sft": {
-            "rows": sft["rows"],
-            **_first_last(sft["curve"], "loss"),
-            **_first_last(sft["curve"], "mean_token_accuracy"),
-        },
-        "dpo": {
-            "rows": dpo["rows"],
-            **_first_last(dpo["curve"], "loss"),
-            **_first_last(dpo["curve"], "rewards/accuracies"),
-            **_first_last(dpo["curve"], "rewards/margins"),
-        },
-    }
-    return metrics
+    if method == "sft":
+        base = Path(student_model_path(params.student.model, paths.MODELS_BASE))
+        result = train_sft(base, rows, out, ft, live_dir=live)
+    else:
+        result = train_dpo(paths.MODELS_SFT, rows, out, ft, live_dir=live)
+    _plot_curve(method, result["curve"], paths.REPORTS / f"{method}_curve.png")
+    losses = [r["loss"] for r in result["curve"] if "loss" in r]
+    return {"rows": result["rows"], "loss_first": losses[0], "loss_last": losses[-1]}
 
 
-def _plot_curves(sft: list[dict[str, float]], dpo: list[dict[str, float]], out: Path) -> None:
-    """Static PNG of the training curves (dvc plots needs a CDN for its HTML; this does not)."""
+def _run_remote(
+    params: Params, method: Method, rows: Path, out: Path, live: Path
+) -> dict[str, Any]:
+    """A remote job; its record goes to models/<method>/remote.json, which eval serves."""
+    from repo_agent.training.remote.runner import run_remote_dpo, run_remote_sft
+
+    ft = params.finetune
+    state_dir = paths.MODELS_REMOTE / method
+    if method == "sft":
+        base = ft.base_model or params.student.model
+        record = run_remote_sft(ft.backend, rows, base, ft.remote, state_dir)
+    else:
+        sft_record = paths.MODELS_SFT / paths.REMOTE_MODEL_FILE
+        if not sft_record.is_file():
+            raise FileNotFoundError(
+                f"{sft_record}: no remote SFT record; run finetune@sft with the same backend"
+            )
+        sft = json.loads(sft_record.read_text(encoding="utf-8"))
+        record = run_remote_dpo(ft.backend, rows, sft, ft.dpo.beta, ft.remote, state_dir)
+    shutil.copyfile(state_dir / f"{method}.json", out / paths.REMOTE_MODEL_FILE)
+    # The stage declares DVCLive's files; a remote job reports no curve here.
+    write_json(live / "metrics.json", {"rows": record.get("rows", 0)})
+    (live / "plots" / "metrics").mkdir(parents=True, exist_ok=True)
+    _plot_curve(method, [], paths.REPORTS / f"{method}_curve.png")
+    return {"rows": record.get("rows", 0), "model": record["model"]}
+
+
+def _plot_curve(method: Method, curve: list[dict[str, float]], out: Path) -> None:
+    """Static PNG of the training curve (dvc plots needs a CDN for its HTML; this does not)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    for ax, curve, key, title in (
-        (axes[0], sft, "loss", "SFT loss"),
-        (axes[1], dpo, "loss", "DPO loss"),
-        (axes[2], dpo, "rewards/accuracies", "DPO reward accuracy"),
-    ):
+    keys = CURVE_KEYS[method]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2))
+    for ax, key in zip(axes, keys, strict=True):
         pts = [(r["step"], r[key]) for r in curve if key in r]
         if pts:
             ax.plot(*zip(*pts, strict=True), marker=".")
-        ax.set_title(title)
+        else:
+            ax.text(0.5, 0.5, "no curve (remote job)", ha="center", transform=ax.transAxes)
+        ax.set_title(f"{method.upper()} {key}")
         ax.set_xlabel("step")
     fig.tight_layout()
     fig.savefig(out, dpi=90)

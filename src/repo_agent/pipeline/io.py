@@ -1,10 +1,14 @@
-"""What every stage script does first: quiet the libraries and load params.yaml or exit."""
+"""What every stage script does: quiet the libraries, load params.yaml or exit, and say when
+it starts and how long it took."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from repo_agent.pipeline.params import Params, ParamsError, load_params
 from repo_agent.pipeline.paths import PARAMS
@@ -27,3 +31,16 @@ def stage_params() -> Params:
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+
+
+@contextmanager
+def timed_stage(name: str) -> Iterator[None]:
+    """Print `stage NAME: started` and `stage NAME: done in N s` (or `failed after N s`)."""
+    start = time.monotonic()
+    print(f"stage {name}: started", file=sys.stderr, flush=True)
+    try:
+        yield
+    except BaseException:
+        print(f"stage {name}: failed after {time.monotonic() - start:.1f} s", file=sys.stderr)
+        raise
+    print(f"stage {name}: done in {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)

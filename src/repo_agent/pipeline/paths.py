@@ -11,13 +11,22 @@ SPLIT = Path("data/split")
 SPLIT_TRAIN = SPLIT / "train"
 SPLIT_TASKS = SPLIT / "tasks.json"
 EVAL_TRACES = Path("data/eval")
-MODELS_BASE = Path("models/base")
-MODELS_SFT = Path("models/sft")
-MODELS_DPO = Path("models/dpo")
-MODELS_REMOTE = Path("models/remote")
+MODELS = Path("models")
+MODELS_BASE = MODELS / "base"
+MODELS_SFT = MODELS / "sft"
+MODELS_DPO = MODELS / "dpo"
+MODELS_TEACHER = MODELS / "teacher"  # the teacher's policy config, what eval@teacher runs
+MODELS_REMOTE = MODELS / "remote"  # remote job state and records, one dir per method
+TEACHER_POLICY_FILE = "policy.json"
+REMOTE_MODEL_FILE = "remote.json"
 CACHE_ROLLOUT = Path("cache/rollout")
-CACHE_EVAL = Path("cache/eval")
+CACHE_EVAL = Path("cache/eval")  # one dir per evaluated model
+LIVE = Path("dvclive")  # DVCLive's training metrics and curves, one dir per method
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 REPORTS = Path("reports")
-REMOTE_MODEL_FILE = "remote.json"
+
+
+def eval_trace(model: str) -> Path:
+    """The eval trace of one model (written by eval@<model>, read by report)."""
+    return EVAL_TRACES / f"{model}.jsonl"

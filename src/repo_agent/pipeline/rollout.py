@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from repo_agent.evaluation.metrics import model_metrics
+from repo_agent.files import write_json
 from repo_agent.pipeline.params import Params
+from repo_agent.pipeline.paths import TEACHER_POLICY_FILE
 from repo_agent.pipeline.runs import record_runs
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console, progress_bar
@@ -145,3 +147,9 @@ def run_rollout(
         "student": _summary(student_lines),
         "labels": sum(1 for _ in labels_path.open(encoding="utf-8")),
     }
+
+
+def write_teacher_policy(params: Params, out_dir: Path) -> None:
+    """The teacher as eval@teacher serves it (no detours), as a file the eval stage depends on."""
+    policy = params.teacher.model_copy(update={"explore": 0.0})
+    write_json(out_dir / TEACHER_POLICY_FILE, policy.model_dump(mode="json", exclude={"cache_dir"}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,44 @@ def _common_args(params: FinetuneParams, out: Path, n_rows: int, batch: int) -> 
         "seed": params.seed,
         "use_cpu": True,
         "dataloader_num_workers": 0,
-        "disable_tqdm": False,
+        # Redrawn bars flood a log file with carriage returns; `_callbacks` prints lines instead.
+        "disable_tqdm": not sys.stderr.isatty(),
         "lr_scheduler_type": "cosine",
         "warmup_steps": max(1, steps_per_epoch // 10),
     }
+
+
+def _callbacks(label: str, live_dir: Path | None) -> list:
+    """Progress lines when stderr is not a terminal, DVCLive metrics when `live_dir` is given.
+
+    Built before the trainer: whatever they do at construction happens before its seeding."""
+    from repo_agent.training.live import LiveMetrics, ProgressLines
+
+    callbacks: list = [] if sys.stderr.isatty() else [ProgressLines(label)]
+    if live_dir is not None:
+        callbacks.append(LiveMetrics(live_dir))
+    return callbacks
+
+
+def _train(trainer) -> None:
+    from transformers import PrinterCallback
+
+    # With tqdm off the Trainer prints every log dict to stdout; the progress lines replace it.
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+
+
+def _quiet_bars_unless_tty(train):
+    """Run `train` with the loading/tokenizing/saving progress bars off when stderr is a file."""
+
+    @functools.wraps(train)
+    def run(*args, **kwargs):
+        from repo_agent.training.live import bars_only_on_tty
+
+        with bars_only_on_tty():
+            return train(*args, **kwargs)
+
+    return run
 
 
 def _lora(params: FinetuneParams):
@@ -56,8 +92,18 @@ def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):
     return rows, tok, AutoModelForCausalLM.from_pretrained(model_dir)
 
 
-def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
-    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`."""
+@_quiet_bars_unless_tty
+def train_sft(
+    base: Path,
+    train_file: Path,
+    out: Path,
+    params: FinetuneParams,
+    *,
+    live_dir: Path | None = None,
+) -> dict[str, Any]:
+    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`.
+
+    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -72,21 +118,33 @@ def train_sft(base: Path, train_file: Path, out: Path, params: FinetuneParams) -
         # Rows range from ~100 to ~1500 tokens; batching similar lengths avoids most padding.
         train_sampling_strategy="group_by_length",
     )
+    callbacks = _callbacks("sft", live_dir)
     trainer = SFTTrainer(
         model=model,
         args=cfg,
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=_lora(params),
+        callbacks=callbacks,
     )
-    trainer.train()
+    _train(trainer)
     _save(trainer, tok, out)
     curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
     return {"rows": len(rows), "curve": curve}
 
 
-def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams) -> dict[str, Any]:
-    """DPO from the SFT weights (the reference model is the SFT model, loaded from disk)."""
+@_quiet_bars_unless_tty
+def train_dpo(
+    sft_dir: Path,
+    pairs_file: Path,
+    out: Path,
+    params: FinetuneParams,
+    *,
+    live_dir: Path | None = None,
+) -> dict[str, Any]:
+    """DPO from the SFT weights (the reference model is the SFT model, loaded from disk).
+
+    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
@@ -104,6 +162,7 @@ def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams
         loss_weights=[1.0, params.dpo.sft_weight] if params.dpo.sft_weight > 0 else None,
         max_length=params.dpo.max_length,
     )
+    callbacks = _callbacks("dpo", live_dir)
     trainer = DPOTrainer(
         model=model,
         ref_model=ref,
@@ -111,8 +170,9 @@ def train_dpo(sft_dir: Path, pairs_file: Path, out: Path, params: FinetuneParams
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=_lora(params),
+        callbacks=callbacks,
     )
-    trainer.train()
+    _train(trainer)
     _save(trainer, tok, out)
     keys = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
     return {"rows": len(rows), "curve": _history(trainer.state.log_history, keys)}

@@ -1,44 +1,25 @@
-"""Remote fine-tuning on Together (primary) or OpenAI: validate the files locally, upload them,
-run the SFT job, then the DPO job from the SFT result, polling each to a terminal state.
+"""Remote fine-tuning on Together (primary) or OpenAI as two phases, each its own job with its
+own out dir: `run_remote_sft` trains from the base model, `run_remote_dpo` from the SFT job.
 
-Job ids, checkpoints, events and output model names go to `out_dir/sft.json` and
-`out_dir/dpo.json`. A state file written right after every upload and job creation makes a
-rerun with the same inputs resume polling the recorded jobs instead of launching new ones.
+Each phase validates its file locally, uploads it, creates the job and polls it to a terminal
+state; job ids, checkpoints, events and the output model go to `out_dir/sft.json` or
+`out_dir/dpo.json`. A per-phase state file makes a rerun with the same inputs resume polling
+the recorded job, so a new preference file retrains DPO without touching SFT.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from repo_agent.files import write_json
-from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
-from repo_agent.policies.secrets import scrub
 from repo_agent.training.config import RemoteFinetuneConfig
-from repo_agent.training.remote.backend import (
-    Backend,
-    FinetuneBackend,
-    JobStatus,
-    RemoteFinetuneError,
-)
+from repo_agent.training.remote.backend import Backend, FinetuneBackend, RemoteFinetuneError
+from repo_agent.training.remote.job import JobRunner
 from repo_agent.training.remote.openai import OpenAIBackend
-from repo_agent.training.remote.state import (
-    RECORD_FORMAT,
-    STATE_FILE,
-    inputs_hash,
-    load_state,
-    save_state,
-    validate_file,
-)
+from repo_agent.training.remote.state import inputs_hash, load_state, validate_file
 from repo_agent.training.remote.together import TogetherBackend
-
-T = TypeVar("T")
 
 
 def make_backend(backend: Backend, config: RemoteFinetuneConfig) -> FinetuneBackend:
@@ -50,127 +31,106 @@ def make_backend(backend: Backend, config: RemoteFinetuneConfig) -> FinetuneBack
     raise ValueError(f"unknown remote backend {backend!r}")
 
 
-class _Runner:
-    def __init__(
-        self,
-        api: FinetuneBackend,
-        config: RemoteFinetuneConfig,
-        out_dir: Path,
-        state: dict[str, Any],
-        console: Console,
-    ) -> None:
-        self.api = api
-        self.cfg = config
-        self.out_dir = out_dir
-        self.state = state
-        self.console = console
-        self.backoff = Backoff(config.retry_base_s, config.retry_max_s)
+def _check_backend(backend: Backend) -> None:
+    if backend not in ("together", "openai"):
+        raise ValueError(f"unknown remote backend {backend!r}")
 
-    def call(self, what: str, fn: Callable[[], T], idempotent: bool = True) -> T:
-        """One API call with retries; a create is retried only on answers that say it did not
-        happen (429, 5xx), never after a timeout that may hide a created job."""
 
-        def retryable(exc: BaseException) -> bool:
-            if not idempotent and not isinstance(getattr(exc, "status_code", None), int):
-                return False
-            return is_retryable(exc, self.api.connection_errors)
-
-        try:
-            return call_with_retries(
-                fn, max_retries=self.cfg.max_retries, backoff=self.backoff, retryable=retryable
-            )
-        except Exception as exc:
-            text = describe_error(exc, self.cfg.request_timeout_s)
-            raise RemoteFinetuneError(
-                self.scrub(f"{self.api.provider}: {what} failed: {text}")
-            ) from None
-
-    def scrub(self, text: str) -> str:
-        return scrub(text, [self.api.secret])
-
-    def ensure_file(self, role: str, path: Path) -> str:
-        file_id = self.state["files"].get(role)
-        if file_id is None:
-            file_id = self.call(
-                f"upload of {path}", lambda: self.api.upload(path), idempotent=False
-            )
-            self.state["files"][role] = file_id
-            save_state(self.out_dir, self.state)
-        return file_id
-
-    def wait_file(self, file_id: str, path: Path) -> None:
-        deadline = time.monotonic() + self.cfg.timeout_s
-        while True:
-            state, detail = self.call(
-                f"status of file {file_id}", lambda: self.api.file_state(file_id)
-            )
-            if state == "ready":
-                return
-            if state == "failed":
-                raise RemoteFinetuneError(
-                    f"{self.api.provider} rejected {path} (file {file_id}): {detail}"
-                )
-            if time.monotonic() > deadline:
-                raise RemoteFinetuneError(
-                    f"file {file_id} still {detail} after {self.cfg.timeout_s}s; rerun to resume"
-                )
-            time.sleep(self.cfg.poll_interval_s)
-
-    def ensure_job(self, method: str, create: Callable[[], str]) -> str:
-        job_id = self.state["jobs"].get(method)
-        if job_id is None:
-            job_id = self.call(f"creation of the {method} job", create, idempotent=False)
-            self.state["jobs"][method] = job_id
-            # At once: a crash from here on must not launch a second job.
-            save_state(self.out_dir, self.state)
-        return job_id
-
-    def poll(self, method: str, job_id: str) -> JobStatus:
-        deadline = time.monotonic() + self.cfg.timeout_s
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=self.console) as bar:
-            task = bar.add_task(f"{self.api.provider} {method} {job_id}: starting")
-            while True:
-                st = self.call(f"status of job {job_id}", lambda: self.api.retrieve(job_id))
-                bar.update(task, description=f"{self.api.provider} {method} {job_id}: {st.status}")
-                if st.terminal:
-                    return st
-                if time.monotonic() > deadline:
-                    raise RemoteFinetuneError(
-                        f"{self.api.provider} {method} job {job_id} still {st.status} after "
-                        f"{self.cfg.timeout_s}s; rerun the stage to resume polling it"
-                    )
-                time.sleep(self.cfg.poll_interval_s)
-
-    def record(self, method: str, st: JobStatus, **extra: Any) -> dict[str, Any]:
-        events = self.call(f"events of job {st.job_id}", lambda: self.api.events(st.job_id))
-        ckpts = self.call(
-            f"checkpoints of job {st.job_id}", lambda: self.api.checkpoints(st.job_id)
+def _check_sft_record(backend: Backend, sft: dict[str, Any]) -> None:
+    """DPO starts from a finished SFT job of the same service: say so before any request."""
+    where = sft.get("provider") or sft.get("backend")
+    if where != backend:
+        raise RemoteFinetuneError(
+            f"the SFT record is for backend {where!r}, not {backend!r}: rerun SFT on {backend}"
         )
-        rec = {
-            "format": RECORD_FORMAT,
-            "backend": self.api.provider,
-            "provider": self.api.provider,
-            "method": method,
-            "model": st.model,
-            "job_id": st.job_id,
-            "status": st.status,
-            "error": self.scrub(st.error) if st.error else None,
-            "inputs_hash": self.state["inputs_hash"],
-            "events": events,
-            "checkpoints": ckpts,
-            **extra,
-        }
-        rec = json.loads(self.scrub(json.dumps(rec)))
-        write_json(self.out_dir / f"{method}.json", rec)
-        if not st.succeeded:
+    for key in ("job_id", "model"):
+        if not isinstance(sft.get(key), str) or not sft[key]:
             raise RemoteFinetuneError(
-                f"{self.api.provider} {method} job {st.job_id} ended with status {st.status}: "
-                f"{rec['error']} (delete {self.out_dir / STATE_FILE} to launch a new job)"
+                f"the SFT record has no {key} (status {sft.get('status')!r}): "
+                "DPO needs a finished SFT job"
             )
-        if not st.model:
-            raise RemoteFinetuneError(f"{method} job {st.job_id} succeeded but names no model")
-        return rec
+
+
+def run_remote_sft(
+    backend: Backend,
+    sft_train: Path,
+    base_model: str,
+    config: RemoteFinetuneConfig,
+    out_dir: Path,
+    *,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """SFT of `base_model` on `sft_train`; writes and returns the record `out_dir/sft.json`.
+
+    Raises RemoteFinetuneError with the server's message when the file or the job fails.
+    """
+    _check_backend(backend)
+    if not base_model:
+        raise RemoteFinetuneError("finetune.base_model must name the model to fine-tune")
+    rows = validate_file(sft_train, "sft")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digest = inputs_hash({"backend": backend, "base_model": base_model}, config, sft_train)
+    state = load_state(out_dir, backend, "sft", digest)
+    api = make_backend(backend, config)
+    run = JobRunner(api, config, out_dir, state, console or Console(stderr=True))
+
+    file_id = run.ensure_file("sft", sft_train)
+    run.wait_file(file_id, sft_train)
+    job_id = run.ensure_job("sft", lambda: api.create_sft(file_id, base_model, config))
+    return run.record(
+        "sft",
+        run.poll("sft", job_id),
+        base_model=base_model,
+        training_file=file_id,
+        rows=rows,
+        n_epochs=config.n_epochs,
+    )
+
+
+def run_remote_dpo(
+    backend: Backend,
+    pairs_train: Path,
+    sft: dict[str, Any],
+    dpo_beta: float,
+    config: RemoteFinetuneConfig,
+    out_dir: Path,
+    *,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """DPO on `pairs_train` from the SFT job of the record `sft` (as run_remote_sft wrote it);
+    writes and returns the record `out_dir/dpo.json`.
+
+    Raises RemoteFinetuneError for an SFT record of another backend or without a model, and
+    with the server's message when the file or the job fails.
+    """
+    _check_backend(backend)
+    _check_sft_record(backend, sft)
+    rows = validate_file(pairs_train, "preference")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head = {
+        "backend": backend,
+        "sft_job": sft["job_id"],
+        "sft_model": sft["model"],
+        "dpo_beta": dpo_beta,
+    }
+    state = load_state(out_dir, backend, "dpo", inputs_hash(head, config, pairs_train))
+    api = make_backend(backend, config)
+    run = JobRunner(api, config, out_dir, state, console or Console(stderr=True))
+
+    file_id = run.ensure_file("pairs", pairs_train)
+    run.wait_file(file_id, pairs_train)
+    job_id = run.ensure_job("dpo", lambda: api.create_dpo(file_id, sft, dpo_beta, config))
+    return run.record(
+        "dpo",
+        run.poll("dpo", job_id),
+        base_model=sft.get("base_model"),
+        training_file=file_id,
+        rows=rows,
+        n_epochs=config.dpo_n_epochs,
+        dpo_beta=dpo_beta,
+        from_job=sft["job_id"],
+        from_model=sft["model"],
+    )
 
 
 def run_remote_finetune(
@@ -184,52 +144,19 @@ def run_remote_finetune(
     *,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """SFT on `sft_train`, then DPO on `pairs_train` from the SFT result, on a remote service.
+    """SFT into `out_dir/sft`, then DPO from it into `out_dir/dpo`.
 
     Returns {"backend", "provider", "model" (the DPO model), "sft": record, "dpo": record}.
-    Raises RemoteFinetuneError with the server's message when a file or job fails.
     """
-    if backend not in ("together", "openai"):
-        raise ValueError(f"unknown remote backend {backend!r}")
-    if not base_model:
-        raise RemoteFinetuneError("finetune.base_model must name the model to fine-tune")
-    n_sft = validate_file(sft_train, "sft")
-    n_pairs = validate_file(pairs_train, "preference")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    digest = inputs_hash(backend, sft_train, pairs_train, base_model, dpo_beta, config)
-    state = load_state(out_dir, backend, digest)
-    api = make_backend(backend, config)
-    run = _Runner(api, config, out_dir, state, console or Console(stderr=True))
-
-    sft_file = run.ensure_file("sft", sft_train)
-    pairs_file = run.ensure_file("pairs", pairs_train)
-    run.wait_file(sft_file, sft_train)
-    run.wait_file(pairs_file, pairs_train)
-
-    sft_job = run.ensure_job("sft", lambda: api.create_sft(sft_file, base_model, config))
-    sft = run.record(
-        "sft",
-        run.poll("sft", sft_job),
-        base_model=base_model,
-        training_file=sft_file,
-        rows=n_sft,
-        n_epochs=config.n_epochs,
-    )
-    dpo_job = run.ensure_job("dpo", lambda: api.create_dpo(pairs_file, sft, dpo_beta, config))
-    dpo = run.record(
-        "dpo",
-        run.poll("dpo", dpo_job),
-        base_model=base_model,
-        training_file=pairs_file,
-        rows=n_pairs,
-        n_epochs=config.dpo_n_epochs,
-        dpo_beta=dpo_beta,
-        from_job=sft["job_id"],
-        from_model=sft["model"],
+    _check_backend(backend)
+    validate_file(pairs_train, "preference")  # a bad pairs file must fail before SFT is paid for
+    sft = run_remote_sft(backend, sft_train, base_model, config, out_dir / "sft", console=console)
+    dpo = run_remote_dpo(
+        backend, pairs_train, sft, dpo_beta, config, out_dir / "dpo", console=console
     )
     return {
         "backend": backend,
-        "provider": api.provider,
+        "provider": dpo["provider"],
         "model": dpo["model"],
         "sft": sft,
         "dpo": dpo,

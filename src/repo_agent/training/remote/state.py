@@ -1,5 +1,5 @@
-"""Local checks and bookkeeping: training-file validation, the inputs hash, and the state file
-that lets a rerun with the same inputs resume the recorded uploads and jobs."""
+"""Local checks and bookkeeping: training-file validation, the inputs hash, and the per-phase
+state file that lets a rerun with the same inputs resume the recorded upload and job."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import RemoteFinetuneError
 
 RECORD_FORMAT = "repo-agent.remote-finetune/1"
-STATE_FORMAT = "repo-agent.remote-state/1"
+STATE_FORMAT = "repo-agent.remote-state/2"
 STATE_FILE = "remote_state.json"
 
 # Fields that change how we wait, not what is trained: they do not enter the inputs hash.
@@ -51,40 +51,34 @@ def validate_file(path: Path, kind: Literal["sft", "preference"]) -> int:
     return len(lines)
 
 
-def inputs_hash(
-    backend: str,
-    sft_train: Path,
-    pairs_train: Path,
-    base_model: str,
-    dpo_beta: float,
-    config: RemoteFinetuneConfig,
-) -> str:
-    """sha256 of what defines the jobs: file contents, base model, beta, training settings."""
+def inputs_hash(head: dict[str, Any], config: RemoteFinetuneConfig, path: Path) -> str:
+    """sha256 of what defines one job: `head` (backend, models, beta), the training settings
+    (config minus OPERATIONAL) and the training file's bytes."""
     h = hashlib.sha256()
-    head = {
-        "backend": backend,
-        "base_model": base_model,
-        "dpo_beta": dpo_beta,
-        "config": config.model_dump(exclude=OPERATIONAL),
-    }
+    head = {**head, "config": config.model_dump(exclude=OPERATIONAL)}
     h.update(json.dumps(head, sort_keys=True).encode())
-    for path in (sft_train, pairs_train):
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+    h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 
-def load_state(out_dir: Path, backend: str, digest: str) -> dict[str, Any]:
-    """The recorded state for inputs `digest`, or a fresh one (dropping records of other inputs)."""
+def load_state(out_dir: Path, backend: str, method: str, digest: str) -> dict[str, Any]:
+    """The recorded `method` state for inputs `digest`, or a fresh one (dropping the record of
+    other inputs). Each phase needs its own `out_dir`: sharing one would lose the other's job."""
     path = out_dir / STATE_FILE
     if path.is_file():
         state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("method", method) != method:
+            raise RemoteFinetuneError(
+                f"{path} holds the {state['method']} phase; give the {method} phase its own dir"
+            )
         if state.get("format") == STATE_FORMAT and state.get("inputs_hash") == digest:
             return state
-    for stale in ("sft.json", "dpo.json"):  # records of other inputs must not be read as ours
-        (out_dir / stale).unlink(missing_ok=True)
+    # A record of other inputs must not be read as ours.
+    (out_dir / f"{method}.json").unlink(missing_ok=True)
     return {
         "format": STATE_FORMAT,
         "backend": backend,
+        "method": method,
         "inputs_hash": digest,
         "files": {},
         "jobs": {},
