@@ -15,14 +15,11 @@ from repo_agent.suites.loader import load_suite
 
 console = Console()
 
-
 SuiteOpt = Annotated[str, typer.Option("--suite", help="builtin | quixbugs | mutants | repo")]
-
 
 PathOpt = Annotated[
     Path | None, typer.Option("--path", help="suite location (quixbugs, mutants, repo)")
 ]
-
 
 TestCmdOpt = Annotated[
     str | None, typer.Option("--test-cmd", help="repo suite: the test command (default pytest)")
@@ -30,6 +27,7 @@ TestCmdOpt = Annotated[
 
 
 def load_tasks(suite: str, path: Path | None, test_cmd: str | None = None) -> list[Task]:
+    """The tasks of a suite, or exit 2 with the task-file error."""
     try:
         return load_suite(suite, path, test_cmd)
     except TaskFileError as exc:
