@@ -135,3 +135,9 @@ def dvc_stages(root: Path = ROOT) -> dict[str, dict[str, object]]:
             }
             for s in repo.index.stages
         }
+
+
+def stage_names(models: list[str]) -> list[str]:
+    """The pipeline's stages as DVC names them, for the evaluated `models`, in dvc.yaml order."""
+    head = ["rollout", "extract", "pair", "split", "finetune@sft", "finetune@dpo"]
+    return [*head, *(f"eval@{m}" for m in models), "report"]

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from import_graph import ROOT, dvc_stages
+from import_graph import ROOT, dvc_stages, stage_names
 
 from repo_agent.pipeline import paths
 
 # The six steps of the design, as DVC names them (foreach stages expanded), plus the report.
-STAGES = [
-    "rollout",
-    "extract",
-    "pair",
-    "split",
-    "finetune@sft",
-    "finetune@dpo",
-    "eval@base",
-    "eval@sft",
-    "eval@dpo",
-    "eval@teacher",
-    "report",
-]
+STAGES = stage_names(["base", "sft", "dpo", "teacher"])
 
 
 @pytest.fixture(scope="module")

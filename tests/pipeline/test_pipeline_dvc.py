@@ -12,21 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from import_graph import stage_names
 
 from repo_agent.pipeline import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ["base", "sft", "dpo"]  # the tiny config's eval.models
-STAGES = [
-    "rollout",
-    "extract",
-    "pair",
-    "split",
-    "finetune@sft",
-    "finetune@dpo",
-    *(f"eval@{m}" for m in MODELS),
-    "report",
-]
+STAGES = stage_names(MODELS)
 EVALS = {f"eval@{m}" for m in MODELS}
 
 pytestmark = pytest.mark.slow
