@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: setup repro test test-fast lint fix demo
+.PHONY: setup repro test test-fast lint fix demo results
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -34,3 +34,7 @@ fix: $(VENV_STAMP)
 
 demo: $(VENV_STAMP)
 	.venv/bin/repo-agent run --suite builtin --all --policy oracle --tool-protocol json --test-policy on_final
+
+# README's results block, from metrics/eval.json (and benchmarks/results/seeds.json).
+results: $(VENV_STAMP)
+	$(PY) scripts/results.py

@@ -38,19 +38,26 @@ def run(repo: Path, *args: str) -> tuple[float, str]:
     return elapsed, proc.stdout + proc.stderr
 
 
-RERUNS = ("rubric.loop_penalty=2", "eval.rollouts=3", "finetune.dpo.beta=0.2")
+RERUNS = ("rubric.loop_penalty=2", "eval.samples=3", "finetune.dpo.beta=0.2")
 
 
 def stages_run(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--keep", type=Path, help="build the copy here and keep it")
-    ap.add_argument("--set", action="append", default=[], help="params override KEY=VALUE")
-    args = ap.parse_args()
-    repo = args.keep or Path(tempfile.mkdtemp(prefix="ra-bench-")) / "repo"
+def set_param(params: dict, item: str) -> None:
+    """Apply one `KEY=VALUE` override (dotted key, YAML value) to a params mapping."""
+    key, value = item.split("=", 1)
+    *parents, leaf = key.split(".")
+    node = params
+    for p in parents:
+        node = node[p]
+    node[leaf] = yaml.safe_load(value)
+
+
+def make_copy(repo: Path, overrides: list[str]) -> None:
+    """A fresh git + DVC repository at `repo` with the project's pipeline, code and params
+    (with `overrides` applied), committed."""
     repo.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "params.yaml", "stages", "src"):
         src = ROOT / name
@@ -59,19 +66,23 @@ def main() -> None:
         else:
             shutil.copy(src, repo / name)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for item in args.set:
-        key, value = item.split("=", 1)
-        *parents, leaf = key.split(".")
-        node = params
-        for p in parents:
-            node = node[p]
-        node[leaf] = yaml.safe_load(value)
+    for item in overrides:
+        set_param(params, item)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(repo, "git", "init", "-q")
     run(repo, "dvc", "init", "-q")
     shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")  # bytecode is no dependency
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "bench")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep", type=Path, help="build the copy here and keep it")
+    ap.add_argument("--set", action="append", default=[], help="params override KEY=VALUE")
+    args = ap.parse_args()
+    repo = args.keep or Path(tempfile.mkdtemp(prefix="ra-bench-")) / "repo"
+    make_copy(repo, args.set)
     full, out = run(repo, "dvc", "repro")
     print(f"repo: {repo}")
     print(f"full pipeline (dvc repro): {full:.1f} s  [{len(stages_run(out))} stages ran]")

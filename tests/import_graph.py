@@ -139,5 +139,6 @@ def dvc_stages(root: Path = ROOT) -> dict[str, dict[str, object]]:
 
 def stage_names(models: list[str]) -> list[str]:
     """The pipeline's stages as DVC names them, for the evaluated `models`, in dvc.yaml order."""
-    head = ["rollout", "extract", "pair", "split", "finetune@sft", "finetune@dpo"]
+    head = ["rollout", "extract", "pair", "split", "heldout", "finetune@sft", "finetune@dpo"]
+    head += ["onpolicy", "dpo_pairs"]
     return [*head, *(f"eval@{m}" for m in models), "report"]

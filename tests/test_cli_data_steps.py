@@ -19,7 +19,7 @@ from repo_agent.inputs import InputFileError, file_kind
 from repo_agent.pipeline import extract as pipeline_extract
 from repo_agent.pipeline.extract import extract_files
 from repo_agent.pipeline.pair import pair_files
-from repo_agent.pipeline.rollout import label_student_states
+from repo_agent.pipeline.runs import label_student_states
 from repo_agent.pipeline.split import split_files
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.policies.scripted import ScriptedPolicy

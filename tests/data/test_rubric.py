@@ -18,12 +18,13 @@ from repo_agent.data.rubric import (
     premature_final,
     read_after_grep,
     score,
+    unseen_path,
     view_state,
 )
 from repo_agent.records import FinalAction, Message, ToolCallAction
 from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action
 
-R = RubricParams()  # invalid 10, loop 1, premature 3, blind 3, read 1, write 2, context 500
+R = RubricParams()  # invalid 10, loop 1, unseen 2, premature 3, blind 3, read 1, write 2, ctx 500
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix mid() in calc.py")
 CALC = "def mid(a, b):\n    return (a + b) // 3\n"  # 41 chars
@@ -284,7 +285,20 @@ def test_localised_write_needs_a_grep_hit_and_a_read() -> None:
 
 
 def test_scorers_are_the_named_functions() -> None:
-    assert (loop_score, premature_final, blind_write, read_after_grep, localised_write) == SCORERS
+    named = (loop_score, unseen_path, premature_final, blind_write, read_after_grep)
+    assert (*named, localised_write) == SCORERS
+
+
+def test_unseen_path_penalises_reading_a_name_no_observation_gave() -> None:
+    remembered = ToolCallAction(name="read_file", args={"rel_path": "minheap.py"})
+    listed = ToolCallAction(name="read_file", args={"rel_path": "./util.py"})
+    assert unseen_path(view(), act(READ[0]), R) == -2.0  # nothing listed yet
+    assert unseen_path(view(LIST), remembered, R) == -2.0
+    assert unseen_path(view(LIST), listed, R) == 0.0
+    assert unseen_path(view(GREP), act(READ[0]), RubricParams(unseen_path_penalty=5)) == 0.0
+    failed = (call("read_file", rel_path="minheap.py"), obs("read_file", "error: no such file"))
+    assert unseen_path(view(failed), remembered, R) == -2.0  # an error names nothing
+    assert unseen_path(view(LIST), act(GREP[0]), R) == 0.0  # only reads
 
 
 @pytest.mark.parametrize(
@@ -302,6 +316,7 @@ def test_scorers_are_the_named_functions() -> None:
         ((LIST, GREP, READ), GREP[0], -1.0),  # repeated grep
         ((LIST, GREP, READ, WRITE), WRITE[0], 1.0),  # exact repeat -1, localised write +2
         ((LIST,), call("write_file", rel_path="new.py", content="x"), -3.0),
+        ((), READ[0], -2.0),  # a file name no observation gave
     ],
     ids=[
         "first-list",
@@ -316,6 +331,7 @@ def test_scorers_are_the_named_functions() -> None:
         "repeat-grep",
         "repeat-write",
         "blind-new-file",
+        "unseen-read",
     ],
 )
 def test_score_worked_examples(

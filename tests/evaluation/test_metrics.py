@@ -9,17 +9,26 @@ from typing import Any
 import pytest
 
 from repo_agent.evaluation.metrics import (
+    HEADLINE,
     METRIC_NAMES,
     RUN_RATES,
     bootstrap_ci,
+    bootstrap_cis,
     breakdown,
+    eval_metrics,
     failure_reasons,
+    interval_block,
     model_metrics,
+    paired_differences,
+    paired_runs,
+    run_table,
     run_totals,
     runs_frame,
     steps_frame,
+    task_draws,
 )
-from repo_agent.records import Message, RunResult, StepRecord, TaskMetadata
+from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
+from repo_agent.traces import Trace
 
 
 def run(
@@ -201,9 +210,11 @@ def test_bootstrap_ci_is_deterministic_per_seed(name: str) -> None:
 
 
 def test_bootstrap_ci_matches_resampling_by_hand() -> None:
-    """Same draws as resampling the runs with random.Random(seed).choice, sample after sample."""
+    """With one run a task, the same draws as resampling the runs (in task-id order) with
+    random.Random(seed).choice, sample after sample."""
     rng = random.Random(7)
-    by_hand = sorted(statistics.mean(rng.choice(MANY).steps for _ in MANY) for _ in range(200))
+    in_order = sorted(MANY, key=lambda r: r.task_id)
+    by_hand = sorted(statistics.mean(rng.choice(in_order).steps for _ in MANY) for _ in range(200))
     expected = (by_hand[int(0.025 * 199)], by_hand[int(0.975 * 199)])
     assert bootstrap_ci(MANY_RUNS, RUN_RATES["avg_steps"], 200, seed=7) == pytest.approx(expected)
 
@@ -296,3 +307,179 @@ def test_failure_reasons_strip_the_detail_of_run_errors() -> None:
 
 def test_failure_reasons_of_successful_runs_is_empty() -> None:
     assert failure_reasons(runs_frame([RESULTS[0]]), steps_frame([step("t1:0", 0)])) == []
+
+
+def test_run_table_counts_each_runs_step_records_and_valid_calls() -> None:
+    table = run_table(RESULTS, STEPS)
+    assert table["run_id"].to_list() == ["t1:0", "t2:0", "t3:0", "t4:0"]
+    assert table["step_records"].to_list() == [3, 3, 1, 1]
+    assert table["valid_steps"].to_list() == [2, 1, 0, 1]  # tool error; 2 parse errors; 1
+    assert run_table(RESULTS, [])["step_records"].to_list() == [0, 0, 0, 0]
+
+
+def test_headline_metrics_on_a_run_table_are_the_model_metrics() -> None:
+    values = run_table(RESULTS, STEPS).select(**HEADLINE).row(0, named=True)
+    block = model_metrics(RESULTS, STEPS)
+    assert values == pytest.approx({k: block[k] for k in HEADLINE}, abs=1e-4)
+
+
+def test_task_draws_are_seeded_resamples_of_the_tasks() -> None:
+    draws = task_draws(["a", "b", "c"], 4, seed=1)
+    assert draws.columns == ["sample", "task_id"]
+    assert draws["sample"].to_list() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    rng = random.Random(1)
+    assert draws["task_id"].to_list() == [rng.choice("abc") for _ in range(12)]
+    assert task_draws([], 10, seed=0).height == 0
+
+
+# Twelve tasks, three runs each (k = 0, 1, 2): runs of one task are alike, so only a
+# task-clustered bootstrap sees how few independent units there are.
+CLUSTERED = [
+    run(
+        f"t{i}:m:{k}",
+        i % 3 == 0,
+        2 + i % 5 + k,
+        parse_errors=i % 2,
+        loops=int(i % 4 == 0),
+        tools=FULL if (i + k) % 2 else {},
+    )
+    for i in range(12)
+    for k in range(3)
+]
+CLUSTERED_STEPS = [
+    step(r.run_id, n, parse_error="invalid_json" if n < r.parse_errors else None)
+    for r in CLUSTERED
+    for n in range(r.steps)
+]
+
+
+@pytest.mark.parametrize("name", list(HEADLINE))
+def test_clustered_cis_contain_the_point_estimate(name: str) -> None:
+    table = run_table(CLUSTERED, CLUSTERED_STEPS)
+    point = model_metrics(CLUSTERED, CLUSTERED_STEPS)[name]
+    lo, hi = bootstrap_cis(table, HEADLINE, 500, seed=0)[name]
+    assert lo <= point + 1e-4 and point - 1e-4 <= hi
+    assert lo < hi
+
+
+def test_clustered_bootstrap_equals_resampling_tasks_by_hand() -> None:
+    """Task a has two runs, task b one: each resample draws two tasks, each with all its runs."""
+    runs = [run("a:m:0", True, 2), run("a:m:1", False, 4), run("b:m:0", True, 9)]
+    by_task = {"a": runs[:2], "b": runs[2:]}
+    rng = random.Random(11)
+    steps, wins = [], []
+    for _ in range(300):
+        drawn = [r for _ in range(2) for r in by_task[rng.choice(["a", "b"])]]
+        steps.append(statistics.mean(r.steps for r in drawn))
+        wins.append(statistics.mean(r.success for r in drawn))
+    cis = bootstrap_cis(run_table(runs, []), HEADLINE, 300, seed=11)
+    for name, values in (("avg_steps", steps), ("success_rate", wins)):
+        ordered = sorted(values)
+        assert cis[name] == pytest.approx((ordered[7], ordered[291])), name  # int(.025*299)
+
+
+def test_copies_of_a_run_do_not_narrow_the_clustered_interval() -> None:
+    """Three identical runs a task would look like 3x the data to a bootstrap over runs."""
+    alike = [run(f"t{i}:m:{k}", i % 2 == 0, 3) for i in range(10) for k in range(3)]
+    table = run_table(alike, [])
+    lo, hi = bootstrap_ci(table, RUN_RATES["success_rate"], 1000, seed=0)
+    one_each = run_table([r for r in alike if r.run_id.endswith(":0")], [])
+    lo1, hi1 = bootstrap_ci(one_each, RUN_RATES["success_rate"], 1000, seed=0)
+    assert (lo, hi) == (lo1, hi1)  # the same tasks, the same draws, the same means
+
+
+def test_interval_block_has_a_low_and_high_per_headline_metric() -> None:
+    block = interval_block(run_table(CLUSTERED, CLUSTERED_STEPS), 200, seed=3)
+    assert set(block) == {"tasks"} | {f"{m}_ci_{e}" for m in HEADLINE for e in ("low", "high")}
+    assert block["tasks"] == 12
+    point = model_metrics(CLUSTERED, CLUSTERED_STEPS)
+    for name in HEADLINE:
+        assert block[f"{name}_ci_low"] <= point[name] <= block[f"{name}_ci_high"], name
+    assert interval_block(run_table(CLUSTERED, CLUSTERED_STEPS), 200, seed=3) == block
+
+
+def model_runs(model: str, parse_errors: dict[tuple[str, int], int]) -> list[RunResult]:
+    """Two tasks, two runs each (k = 0, 1), 5 steps a run, the given parse errors."""
+    return [
+        run(f"{t}:{model}:{k}", k == 0, 5, parse_errors=parse_errors.get((t, k), 0))
+        for t in ("t1", "t2")
+        for k in (0, 1)
+    ]
+
+
+def test_paired_difference_is_exact_for_one_fewer_parse_error() -> None:
+    """dpo makes one parse error fewer than sft on task t1, k = 1 (same seed); all else equal."""
+    sft = run_table(model_runs("sft", {("t1", 1): 2, ("t2", 0): 1}), [])
+    dpo = run_table(model_runs("dpo", {("t1", 1): 1, ("t2", 0): 1}), [])
+    block = paired_differences(sft, dpo, 200, seed=0)
+    assert block["runs"] == 4 and block["tasks"] == 2
+    assert block["parse_error_rate_diff"] == -0.05  # (2 - 3) / 20 steps
+    assert block["parse_error_rate_diff_ci_low"] <= -0.05 <= block["parse_error_rate_diff_ci_high"]
+    assert block["parse_error_rate_diff_ci_high"] <= 0  # a resample never favours sft
+    for name in HEADLINE:
+        if name != "parse_error_rate":
+            assert block[f"{name}_diff"] == 0.0
+            assert block[f"{name}_diff_ci_low"] == block[f"{name}_diff_ci_high"] == 0.0
+
+
+def test_paired_bootstrap_draws_the_tasks_once_for_both_models() -> None:
+    """By hand: per resample draw two tasks, compute each model's rate on them, subtract."""
+    sft_runs = model_runs("sft", {("t1", 0): 3, ("t2", 1): 1})
+    dpo_runs = model_runs("dpo", {("t1", 0): 1})
+    block = paired_differences(run_table(sft_runs, []), run_table(dpo_runs, []), 100, seed=4)
+
+    def rate(runs: list[RunResult], tasks: list[str]) -> float:
+        drawn = [r for t in tasks for r in runs if r.task_id == t]
+        return sum(r.parse_errors for r in drawn) / sum(r.steps for r in drawn)
+
+    rng = random.Random(4)
+    diffs = []
+    for _ in range(100):
+        tasks = [rng.choice(["t1", "t2"]) for _ in range(2)]
+        diffs.append(rate(dpo_runs, tasks) - rate(sft_runs, tasks))
+    ordered = sorted(diffs)
+    assert block["parse_error_rate_diff"] == -0.15  # (1 - 4) / 20
+    assert block["parse_error_rate_diff_ci_low"] == pytest.approx(ordered[2], abs=1e-4)
+    assert block["parse_error_rate_diff_ci_high"] == pytest.approx(ordered[96], abs=1e-4)
+
+
+def test_only_runs_both_models_made_are_paired() -> None:
+    sft = model_runs("sft", {("t2", 1): 5})
+    dpo = [r for r in model_runs("dpo", {}) if r.run_id != "t2:dpo:1"]
+    pa, pb = paired_runs(run_table(sft, []), run_table(dpo, []))
+    assert sorted(zip(pa["task_id"], pa["k"], strict=True)) == [
+        ("t1", "0"),
+        ("t1", "1"),
+        ("t2", "0"),
+    ]
+    assert sorted(pb["run_id"]) == ["t1:dpo:0", "t1:dpo:1", "t2:dpo:0"]
+    block = paired_differences(run_table(sft, []), run_table(dpo, []), 100, seed=0)
+    assert block["runs"] == 3 and block["tasks"] == 2
+    assert block["parse_error_rate_diff"] == 0.0  # sft's bad run has no partner
+
+
+def test_paired_difference_without_common_runs_is_zero() -> None:
+    sft = run_table(model_runs("sft", {}), [])
+    other = run_table([run("t9:dpo:0", True, 3)], [])
+    block = paired_differences(sft, other, 100, seed=0)
+    assert block["runs"] == block["tasks"] == 0
+    assert all(v == 0 for v in block.values())
+
+
+def trace_of(model: str, runs: list[RunResult]) -> Trace:
+    return Trace(
+        steps=[step(r.run_id, n) for r in runs for n in range(r.steps)],
+        results=[ResultLine(policy=model, role=model, result=r) for r in runs],
+    )
+
+
+def test_eval_metrics_has_model_blocks_and_the_pairs_whose_models_ran() -> None:
+    traces = {m: trace_of(m, model_runs(m, {("t1", 0): 1})) for m in ("base", "dpo", "teacher")}
+    out = eval_metrics(traces, 100, seed=0)
+    assert list(out) == ["base", "dpo", "teacher", "base_to_dpo"]  # no sft: no sft pairs
+    assert set(METRIC_NAMES) < set(out["base"])
+    assert out["base"]["success_rate_ci_low"] <= 0.5 <= out["base"]["success_rate_ci_high"]
+    assert out["base_to_dpo"]["runs"] == 4
+    assert all(isinstance(v, int | float) for b in out.values() for v in b.values())
+    full = eval_metrics({m: traces["base"] for m in ("base", "sft", "dpo")}, 100, seed=0)
+    assert list(full) == ["base", "sft", "dpo", "sft_to_dpo", "base_to_dpo", "base_to_sft"]

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from repo_agent.evaluation.metrics import RUN_RATES, model_metrics
-from repo_agent.evaluation.report import TABLE_METRICS, markdown_table, write_report
+from repo_agent.evaluation.metrics import HEADLINE, eval_metrics, runs_frame
+from repo_agent.evaluation.report import TABLE_METRICS, design_line, markdown_table, write_report
 from repo_agent.records import Message, ResultLine, RunResult, StepRecord, TaskMetadata
 from repo_agent.traces import TraceWriter, read_trace
 
 BOOTSTRAP = {"bootstrap_samples": 100, "seed": 3}
+INTERVAL = re.compile(r"(\S+) \[(\S+), (\S+)\]")
 
 
 def run_records(
@@ -76,6 +77,12 @@ RUNS = {
         ("t_math", 0, True, "math", "hard", 0, None, True),
         ("t_math", 1, True, "math", "hard", 0, None, True),
     ],
+    # t_math k = 1 is missing: it pairs with neither base nor sft.
+    "dpo": [
+        ("t_sort", 0, True, "sorting", "easy", 0, None, True),
+        ("t_sort", 1, False, "sorting", "easy", 1, None, True),
+        ("t_math", 0, True, "math", "hard", 0, None, True),
+    ],
 }
 
 
@@ -98,17 +105,15 @@ def write_traces(root: Path, models: list[str]) -> dict[str, Path]:
 
 
 def metrics_of(traces: dict[str, Path]) -> dict[str, dict[str, float]]:
-    out = {}
-    for model, path in traces.items():
-        t = read_trace(path)
-        out[model] = model_metrics([r.result for r in t.results], t.steps)
-    return out
+    """metrics/eval.json as the report step computes it (less usage)."""
+    data = {m: read_trace(p) for m, p in traces.items()}
+    return eval_metrics(data, BOOTSTRAP["bootstrap_samples"], BOOTSTRAP["seed"])
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     root = tmp_path_factory.mktemp("report")
-    traces = write_traces(root, ["base", "sft"])
+    traces = write_traces(root, ["base", "sft", "dpo"])
     metrics = metrics_of(traces)
     write_report(traces, metrics, root / "reports", root / "plots", **BOOTSTRAP)
     return Written(root / "reports", root / "plots", metrics)
@@ -139,21 +144,46 @@ def test_metrics_are_what_the_traces_hold(written: Written) -> None:
     assert written.metrics["base"]["parse_error_rate"] == 0.25  # 3 of 12 steps
 
 
-def test_markdown_has_the_metrics_table(written: Written) -> None:
-    rows = table_rows(section(md(written), "Metrics"))
+def test_markdown_has_the_metrics_table_with_intervals(written: Written) -> None:
+    text = section(md(written), "Metrics")
+    assert "over tasks (100 resamples, seed 3)" in text
+    rows = table_rows(text)
     assert rows[0] == ["model", *TABLE_METRICS]
     by_model = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
-    assert set(by_model) == {"base", "sft"}
+    assert list(by_model) == ["base", "sft", "dpo"]
     assert by_model["base"]["runs"] == "4"
-    assert by_model["base"]["success_rate"] == "0.250"
-    assert by_model["sft"]["success_rate"] == "0.750"
-    assert by_model["base"]["write_file_rate"] == "0.500"
+    assert by_model["base"]["success_rate"].startswith("0.250 [")
+    assert by_model["sft"]["success_rate"].startswith("0.750 [")
+    assert by_model["base"]["write_file_rate"].startswith("0.500 [")
+    for model, cells in by_model.items():
+        for name in HEADLINE:
+            found = INTERVAL.fullmatch(cells[name])
+            assert found, cells[name]
+            point, lo, hi = (float(v) for v in found.groups())
+            assert lo <= point <= hi, (model, name, cells[name])
+            assert point == pytest.approx(written.metrics[model][name], abs=5e-4)
+            assert lo == pytest.approx(written.metrics[model][f"{name}_ci_low"], abs=5e-4)
+
+
+def test_markdown_says_how_many_tasks_and_runs(written: Written) -> None:
+    head = md(written).split("## Metrics")[0]
+    assert "Held-out tasks and runs differ by model" in head
+    assert "dpo 2 tasks, 1-2 runs per task" in head
+
+
+def test_design_line_of_greedy_and_sampled_runs(tmp_path: Path) -> None:
+    traces = write_traces(tmp_path, ["base", "sft"])
+    runs = {m: runs_frame([r.result for r in read_trace(p).results]) for m, p in traces.items()}
+    assert design_line(runs) == (
+        "2 held-out tasks, 2 runs per task and model: k = 0 greedy, k = 1 sampled "
+        "(seed eval.seed + k, the same for every model)."
+    )
 
 
 def test_markdown_has_deltas_vs_base(written: Written) -> None:
     rows = table_rows(section(md(written), "Change vs base"))
     assert rows[0] == ["model", *TABLE_METRICS[1:]]
-    assert [r[0] for r in rows[1:]] == ["sft"]
+    assert [r[0] for r in rows[1:]] == ["sft", "dpo"]
     delta = dict(zip(rows[0], rows[1], strict=True))
     assert delta["success_rate"] == "+0.500"
     assert delta["write_file_rate"] == "+0.500"
@@ -161,19 +191,44 @@ def test_markdown_has_deltas_vs_base(written: Written) -> None:
     assert delta["avg_steps"] == "+0.000"
 
 
-def test_markdown_has_bootstrap_intervals(written: Written) -> None:
-    text = section(md(written), "Bootstrap 95% intervals")
-    assert "(100 resamples of runs)" in text
-    rows = table_rows(text)
-    assert rows[0] == ["model", *RUN_RATES]
-    for row in rows[1:]:
-        model = row[0]
-        for name, cell in zip(RUN_RATES, row[1:], strict=True):
-            found = re.fullmatch(r"\[(.+), (.+)\]", cell)
-            assert found, cell
-            lo, hi = float(found[1]), float(found[2])
-            point = written.metrics[model][name]
-            assert lo - 0.005 <= point <= hi + 0.005, (model, name, cell)
+def paired_tables(text: str) -> dict[str, tuple[str, list[list[str]]]]:
+    """`### a → b` -> (the note under it, its table rows)."""
+    out = {}
+    for chunk in section(text, "Paired differences").split("### ")[1:]:
+        title, body = chunk.split("\n", 1)
+        note = next(line for line in body.splitlines() if line.strip())
+        out[title] = (note, table_rows(body))
+    return out
+
+
+def test_markdown_has_paired_differences(written: Written) -> None:
+    tables = paired_tables(md(written))
+    assert list(tables) == ["sft → dpo", "base → dpo", "base → sft"]
+    for _, rows in tables.values():
+        assert rows[0] == ["metric", "difference", "95% CI", "CI excludes 0"]
+        assert [r[0] for r in rows[1:]] == list(HEADLINE)
+        for _, diff, ci, excludes in rows[1:]:
+            lo, hi = (float(v) for v in ci.strip("[]").split(", "))
+            assert lo <= float(diff) <= hi
+            assert excludes == ("yes" if lo > 0 or hi < 0 else "no")
+    rows = {r[0]: r for r in tables["base → sft"][1]}
+    assert rows["success_rate"][1] == "+0.500"  # all 4 runs pair: 0.75 - 0.25
+    assert rows["parse_error_rate"][1] == "-0.250"  # 0/12 - 3/12
+    rows = {r[0]: r for r in tables["base → dpo"][1]}
+    assert rows["success_rate"][1] == "+0.667"  # 3 paired runs: 2/3 - 0/3
+    assert rows["parse_error_rate"][1] == "-0.222"  # 1/9 - 3/9
+    rows = {r[0]: r for r in tables["sft → dpo"][1]}
+    assert rows["parse_error_rate"][1] == "+0.111"  # dpo's one parse error in 9 steps
+    assert rows["success_rate"][1] == "+0.000"
+
+
+def test_paired_differences_say_which_runs_are_left_out(written: Written) -> None:
+    tables = paired_tables(md(written))
+    assert tables["base → sft"][0] == "4 paired runs on 2 tasks."
+    note = tables["sft → dpo"][0]
+    assert note.startswith("3 paired runs on 2 tasks. Only runs present in both count:")
+    assert "1 of sft's 4 runs and 0 of dpo's 3 runs have no partner" in note
+    assert written.metrics["sft_to_dpo"]["runs"] == 3
 
 
 def test_markdown_has_breakdowns(written: Written) -> None:
@@ -201,9 +256,11 @@ def test_html_is_self_contained(written: Written) -> None:
     text = (written.reports / "eval.html").read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text and "<link" not in text
-    assert text.count("<table>") == 6
+    assert text.count("<table>") == 8  # metrics, vs base, 3 pairs, 2 breakdowns, failures
     assert "<h1>Evaluation on held-out tasks</h1>" in text
     assert "<h2>Change vs base</h2>" in text
+    assert "<h3>sft → dpo</h3>" in text
+    assert "<p>4 paired runs on 2 tasks.</p>" in text
     for src in re.findall(r"src='([^']+)'", text):
         assert (written.reports / src).is_file()
 
@@ -218,7 +275,7 @@ def test_plot_data_csv(written: Written) -> None:
     with (written.plots / "eval_metrics.csv").open(encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["model", *TABLE_METRICS[1:]]
-    assert [r[0] for r in rows[1:]] == ["base", "sft"]
+    assert [r[0] for r in rows[1:]] == ["base", "sft", "dpo"]  # models only, no pair blocks
     sft = dict(zip(rows[0], rows[2], strict=True))
     assert sft["success_rate"] == "0.75"
     for row in rows[1:]:
@@ -236,7 +293,16 @@ def test_report_without_base_has_no_deltas(tmp_path: Path) -> None:
     write_report(traces, metrics_of(traces), tmp_path / "r", tmp_path / "p", **BOOTSTRAP)
     text = (tmp_path / "r" / "eval.md").read_text(encoding="utf-8")
     assert "## Metrics" in text and "## Change vs base" not in text
+    assert "## Paired differences" not in text
     assert "## By difficulty" in text
+
+
+def test_report_of_plain_metric_blocks_shows_plain_values(tmp_path: Path) -> None:
+    traces = write_traces(tmp_path, ["base"])
+    plain = {"base": {k: v for k, v in metrics_of(traces)["base"].items() if "_ci_" not in k}}
+    write_report(traces, plain, tmp_path / "r", tmp_path / "p", **BOOTSTRAP)
+    rows = table_rows(section((tmp_path / "r" / "eval.md").read_text(encoding="utf-8"), "Metrics"))
+    assert rows[1][TABLE_METRICS.index("success_rate") + 1] == "0.250"
 
 
 def test_markdown_table() -> None:

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = ["base", "sft", "dpo"]  # the tiny config's eval.models
 STAGES = stage_names(MODELS)
 EVALS = {f"eval@{m}" for m in MODELS}
+# metrics/eval.json: one block per model plus the paired differences between them.
+EVAL_BLOCKS = {*MODELS, "sft_to_dpo", "base_to_dpo", "base_to_sft"}
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +42,8 @@ def tiny_params() -> dict:
     params["pair"]["corruptions_per_step"] = 8
     params["finetune"]["sft"].update(epochs=1, batch_size=4)
     params["finetune"]["dpo"].update(epochs=1, batch_size=4)
-    params["eval"]["rollouts"] = 1
+    params["eval"].update(samples=1, heldout_mutants=1)
+    params["onpolicy"]["rollouts"] = 1
     params["eval"]["models"] = MODELS
     return params
 
@@ -146,7 +149,7 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
     ):
         assert (repo / p).exists(), p
     metrics = json.loads((repo / "metrics/eval.json").read_text())
-    assert set(metrics) == {"base", "sft", "dpo"}
+    assert set(metrics) == EVAL_BLOCKS
     assert all(isinstance(v, int | float) for block in metrics.values() for v in block.values())
     split = json.loads((repo / paths.SPLIT_TASKS).read_text())
     train_rows = (repo / paths.SPLIT_TRAIN / "sft.jsonl").read_text()
@@ -155,7 +158,8 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
 
 def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
     out = sh(repo, "dvc", "exp", "run", "-S", "rubric.loop_penalty=2", "-n", "loop2")
-    assert reran(out) == {"pair", "split", "finetune@dpo", "eval@dpo", "report"}, out[-3000:]
+    want = {"pair", "split", "dpo_pairs", "finetune@dpo", "eval@dpo", "report"}
+    assert reran(out) == want, out[-3000:]
     for stage in ("rollout", "extract", "finetune@sft", "eval@base", "eval@sft"):
         assert f"Stage '{stage}' didn't change, skipping" in out
     diff = sh(repo, "dvc", "metrics", "diff", "--all", "HEAD", "loop2")
@@ -163,8 +167,8 @@ def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
     assert "metrics/pairs.json" in diff
 
 
-def test_eval_rollouts_rerun_only_the_evals_and_the_report(repo: Path) -> None:
-    out = sh(repo, "dvc", "exp", "run", "-S", "eval.rollouts=2", "-n", "rollouts2")
+def test_eval_samples_rerun_only_the_evals_and_the_report(repo: Path) -> None:
+    out = sh(repo, "dvc", "exp", "run", "-S", "eval.samples=2", "-n", "samples2")
     assert ran(out) == {*EVALS, "report"}, out[-3000:]
     metrics = json.loads((repo / "metrics/eval.json").read_text())
     assert metrics["base"]["runs"] == 2 * len(
@@ -188,13 +192,13 @@ def test_training_metrics_are_experiment_columns(repo: Path) -> None:
         metrics = entry["data"]["metrics"]
         for name in ("dvclive/sft/metrics.json", "dvclive/dpo/metrics.json"):
             assert "loss" in metrics[name]["data"], (name, entry["name"])
-        assert set(metrics["metrics/eval.json"]["data"]) == set(MODELS)
+        assert set(metrics["metrics/eval.json"]["data"]) == EVAL_BLOCKS
 
 
 def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
     """Deps cover the code a stage runs: an agent-loop change reruns the stages that run the
-    loop (rollout resumes from its traces, pair replays states) and the evals, never training;
-    the report reruns when the new eval traces differ (they record durations)."""
+    loop (rollout resumes from its traces, pair replays states, the on-policy runs) and the
+    evals, never SFT; DPO and the report rerun only when their inputs came out different."""
     agent = repo / "src/repo_agent/runtime/agent.py"
     before = agent.read_text()
     agent.write_text(before + "\n# a change to the agent loop\n")
@@ -202,9 +206,9 @@ def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
         out = sh(repo, "dvc", "exp", "run", "-n", "agent-change")
     finally:
         agent.write_text(before)
-    assert {"rollout", "pair", *EVALS} <= ran(out) <= {"rollout", "pair", *EVALS, "report"}
-    for stage in ("finetune@sft", "finetune@dpo"):
-        assert f"Stage '{stage}' didn't change, skipping" in out
+    loop = {"rollout", "pair", "heldout", "onpolicy", "dpo_pairs", *EVALS}
+    assert loop <= ran(out) <= {*loop, "finetune@dpo", "report"}
+    assert "Stage 'finetune@sft' didn't change, skipping" in out
 
 
 def test_a_queued_sweep_runs_and_both_rows_show(repo: Path) -> None:
@@ -222,7 +226,7 @@ def test_a_queued_sweep_runs_and_both_rows_show(repo: Path) -> None:
     assert {211, 223} <= set(rows), sorted(rows)
     for value in (211, 223):
         metrics = rows[value]["data"]["metrics"]["metrics/eval.json"]["data"]
-        assert set(metrics) == set(MODELS)
+        assert set(metrics) == EVAL_BLOCKS
 
 
 def test_a_clone_pulls_the_results_instead_of_recomputing(repo: Path, tmp_path: Path) -> None:
@@ -257,3 +261,33 @@ def test_unknown_param_key_fails_with_its_name(repo: Path) -> None:
         sh(repo, "git", "checkout", "params.yaml")
     assert proc.returncode == 2
     assert "rubric.loop_penalti" in proc.stderr
+
+
+def lock_outs(repo: Path) -> dict[str, str]:
+    """Every out of dvc.lock (path -> md5), over all stages."""
+    lock = yaml.safe_load(sh(repo, "git", "show", "HEAD:dvc.lock"))
+    return {
+        out["path"]: out["md5"]
+        for stage in lock["stages"].values()
+        for out in stage.get("outs", [])
+    }
+
+
+# Outs that record wall-clock time (run durations, training runtime) besides their data.
+TIMED = {"data/traces", "data/onpolicy", "dvclive/sft/metrics.json", "dvclive/dpo/metrics.json"}
+TIMED |= {f"data/eval/{m}.jsonl" for m in MODELS} | {"reports/eval.md", "reports/eval.html"}
+TIMED |= {"metrics/eval.json", "plots/eval_metrics.csv", "reports/eval_metrics.png"}
+
+
+def test_the_same_commit_repros_byte_identical(repo: Path, tmp_path: Path) -> None:
+    """A second `dvc repro` of the same commit and params on this machine, in a fresh clone,
+    writes byte-identical data and models (only outs that record wall-clock time may differ)."""
+    clone = tmp_path / "again"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    sh(clone, "dvc", "repro")
+    first, second = lock_outs(repo), lock_outs(clone)
+    assert first.keys() == second.keys()
+    differ = {p for p in first if first[p] != second[p]}
+    assert differ <= TIMED, sorted(differ - TIMED)
+    for data in ("data/sft", "data/pairs", "data/split", "data/dpo", "models/sft", "models/dpo"):
+        assert first[data] == second[data], data

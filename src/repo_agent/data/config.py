@@ -27,6 +27,9 @@ class RubricParams(Section):
 
     invalid_penalty: float = Field(10.0, ge=0, description="broken JSON / shape / tool / args")
     loop_penalty: float = Field(1.0, ge=0, description="per loop flag the action triggers")
+    unseen_path_penalty: float = Field(
+        2.0, ge=0, description="read a path no observation named (guessed or memorised)"
+    )
     premature_final_penalty: float = Field(3.0, ge=0)
     blind_write_penalty: float = Field(3.0, ge=0, description="write before reading the file")
     read_after_grep_reward: float = Field(1.0, ge=0, description="read a file a grep hit")

@@ -15,7 +15,14 @@ from repo_agent.data.corruptions import CORRUPTIONS, as_message
 from repo_agent.data.extract import keep_step
 from repo_agent.data.rubric import score
 from repo_agent.formats import dump_messages, validate_preference_row
-from repo_agent.records import PAIR_FORMAT, Message, StepRecord, TeacherLabel
+from repo_agent.records import (
+    PAIR_FORMAT,
+    FinalAction,
+    Message,
+    StepRecord,
+    TeacherLabel,
+    ToolCallAction,
+)
 from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
 from repo_agent.runtime.protocol import ParseError, parse_action
 
@@ -68,6 +75,108 @@ def _pair(
     ), margin
 
 
+MISSING_PATH_MARKERS = ("no such file", "not found", "does not exist", "not a directory")
+
+
+def onpolicy_reason(step: StepRecord, good: Message, protocol: ToolProtocol) -> str:
+    """What the student did wrong on a state the teacher answered differently.
+
+    Protocol errors keep their parse-error code (`unknown_arg`, `invalid_json`, ...); then a
+    loop flag (`exact_repeat`, `tiny_reread`, `repeated_grep`); a tool call naming a path that
+    is not there (`missing_path`); another tool error (`tool_error`); `final` where the teacher
+    still acts (`premature_final`); a write where the teacher reads or searches first
+    (`blind_write`); else `other_action`."""
+    if step.parse_error:
+        return step.parse_error
+    if step.loop_flags:
+        return step.loop_flags[0]
+    if step.tool_error:
+        text = step.observation or ""
+        missing = any(m in text.lower() for m in MISSING_PATH_MARKERS)
+        return "missing_path" if missing else "tool_error"
+    teacher = parse_action(good, protocol)
+    if isinstance(step.action, FinalAction) and not isinstance(teacher, FinalAction):
+        return "premature_final"
+    if (
+        isinstance(step.action, ToolCallAction)
+        and step.action.name == "write_file"
+        and isinstance(teacher, ToolCallAction)
+        and teacher.name != "write_file"
+    ):
+        return "blind_write"
+    return "other_action"
+
+
+def labelled_pairs(
+    steps: list[StepRecord],
+    labels: list[TeacherLabel],
+    source: str,
+    rubric: RubricParams,
+    protocol: ToolProtocol,
+    small_read_chars: int,
+) -> list[tuple[tuple[PairExample | None, float], str]]:
+    """The teacher's label against the student's action on every labelled student state that
+    differs from it (in text for `student`, as a parsed action otherwise): (pair or None below
+    the margin, margin) and the reason, per state.
+
+    Source `student` (the base student's rollouts) keeps the `student_<why>` reasons; any other
+    source (e.g. `onpolicy`) uses `onpolicy_reason`."""
+    by_key = {(lb.run_id, lb.step): lb.output for lb in labels}
+    out = []
+    for step in steps:
+        good = by_key.get((step.run_id, step.step))
+        teacher = None if good is None else parse_action(good, protocol)
+        if good is None or isinstance(teacher, ParseError):
+            continue
+        if step.raw_output.dump() == good.dump():
+            continue
+        if source != "student" and step.action == teacher:
+            continue
+        if source == "student":
+            reason = student_reason(step)
+        else:
+            reason = onpolicy_reason(step, good, protocol)
+        result = _pair(
+            step.task_id,
+            step.messages,
+            good,
+            step.raw_output,
+            source,
+            reason,
+            rubric,
+            protocol,
+            small_read_chars,
+        )
+        out.append((result, reason))
+    return out
+
+
+def onpolicy_pairs(
+    steps: list[StepRecord],
+    labels: list[TeacherLabel],
+    rubric: RubricParams,
+    protocol: ToolProtocol = "json",
+    small_read_chars: int = SMALL_READ_CHARS,
+) -> tuple[list[PairExample], dict[str, Any]]:
+    """Pairs of the teacher's label against a fine-tuned student's action on the student's own
+    states (source `onpolicy`) and their metrics: counts by reason, kept and dropped."""
+    results = labelled_pairs(steps, labels, "onpolicy", rubric, protocol, small_read_chars)
+    pairs = [r[0] for r, _ in results if r[0] is not None]
+    dropped = Counter(reason for r, reason in results if r[0] is None)
+    labelled = {(lb.run_id, lb.step) for lb in labels}
+    metrics: dict[str, Any] = {
+        "student_steps": len(steps),
+        "labelled_states": sum(1 for s in steps if (s.run_id, s.step) in labelled),
+        "differing_states": len(results),
+        "pairs": len(pairs),
+        "dropped_low_margin": sum(dropped.values()),
+        "pairs_per_student_step": round(len(pairs) / max(1, len(steps)), 4),
+        "by_reason": dict(sorted(Counter(p.reason for p in pairs).items())),
+        "dropped_by_reason": dict(sorted(dropped.items())),
+    }
+    return pairs, metrics
+
+
 def build_pairs(
     teacher_steps: list[StepRecord],
     student_steps: list[StepRecord],
@@ -93,28 +202,10 @@ def build_pairs(
             pairs.append(example)
 
     if params.use_student:
-        by_key = {(lb.run_id, lb.step): lb.output for lb in labels}
-        for step in student_steps:
-            good = by_key.get((step.run_id, step.step))
-            if good is None or isinstance(parse_action(good, protocol), ParseError):
-                continue
-            if step.raw_output.dump() == good.dump():
-                continue
-            reason = student_reason(step)
-            add(
-                _pair(
-                    step.task_id,
-                    step.messages,
-                    good,
-                    step.raw_output,
-                    "student",
-                    reason,
-                    rubric,
-                    protocol,
-                    small_read_chars,
-                ),
-                reason,
-            )
+        for result, reason in labelled_pairs(
+            student_steps, labels, "student", rubric, protocol, small_read_chars
+        ):
+            add(result, reason)
 
     kept_steps = [s for s in teacher_steps if keep_step(s)]
     for step in kept_steps:

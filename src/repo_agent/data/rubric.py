@@ -18,12 +18,14 @@ from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
 
 @dataclass(frozen=True)
 class StateView:
-    """What a state shows: loop history, files read (with size), grep hits, writes."""
+    """What a state shows: loop history, files read (with size), grep hits, writes, and every
+    path an observation named (listed, hit, read or written)."""
 
     detector: LoopDetector
     read_sizes: dict[str, int]
     grep_hit_paths: set[str]
     written: set[str]
+    seen_paths: set[str]
 
 
 def view_state(
@@ -34,18 +36,21 @@ def view_state(
     read_sizes: dict[str, int] = {}
     hits: set[str] = set()
     written: set[str] = set()
+    listed: set[str] = set()
     for action, obs in executed_calls(messages, protocol):
         detector.check(action)
         if obs.startswith("error:"):
             continue
-        if action.name == "read_file":
+        if action.name == "list_files":
+            listed |= {line.strip() for line in obs.splitlines() if line and line[0] not in ".("}
+        elif action.name == "read_file":
             path = norm_rel_path(action.args["rel_path"])
             read_sizes[path] = max(read_sizes.get(path, 0), len(obs))
         elif action.name == "grep":
             hits |= {line.split(":", 1)[0] for line in obs.splitlines() if ":" in line}
         elif action.name == "write_file":
             written.add(norm_rel_path(action.args["rel_path"]))
-    return StateView(detector, read_sizes, hits, written)
+    return StateView(detector, read_sizes, hits, written, listed | hits | set(read_sizes) | written)
 
 
 def hard_constraints(parsed: Action | ParseError, r: RubricParams) -> float:
@@ -64,6 +69,14 @@ def loop_score(view: StateView, action: Action, r: RubricParams) -> float:
         greps=set(view.detector.greps),
     )
     return -r.loop_penalty * len(probe.check(action))
+
+
+def unseen_path(view: StateView, action: Action, r: RubricParams) -> float:
+    """Reading a path no observation named: a file name guessed or remembered, not read off."""
+    is_read = isinstance(action, ToolCallAction) and action.name == "read_file"
+    if is_read and norm_rel_path(action.args["rel_path"]) not in view.seen_paths:
+        return -r.unseen_path_penalty
+    return 0.0
 
 
 def premature_final(view: StateView, action: Action, r: RubricParams) -> float:
@@ -100,7 +113,14 @@ def localised_write(view: StateView, action: Action, r: RubricParams) -> float:
     return 0.0
 
 
-SCORERS = (loop_score, premature_final, blind_write, read_after_grep, localised_write)
+SCORERS = (
+    loop_score,
+    unseen_path,
+    premature_final,
+    blind_write,
+    read_after_grep,
+    localised_write,
+)
 
 
 def score(

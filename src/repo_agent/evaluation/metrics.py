@@ -1,14 +1,17 @@
 """Run metrics, in one place: polars expressions over a runs table (one row per run) and a
 steps table. The flat per-model block, the live totals, the breakdowns by category and
-difficulty, the failure reasons and the bootstrap intervals all use these expressions."""
+difficulty, the failure reasons, the task-clustered bootstrap intervals and the paired
+differences between models all use these expressions."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 import polars as pl
 
 from repo_agent.records import RunResult, StepRecord
+from repo_agent.traces import Trace
 
 METRIC_NAMES = (
     "runs",
@@ -47,7 +50,23 @@ RUN_RATES: dict[str, pl.Expr] = {
     "parse_error_rate": pl.col("parse_errors").sum() / pl.max_horizontal(pl.col("steps").sum(), 1),
 }
 # A step is a valid tool call when it parsed and its tool did not fail.
-VALIDITY = (pl.col("parse_error").is_null() & ~pl.col("tool_error")).mean()
+VALID_STEP = pl.col("parse_error").is_null() & ~pl.col("tool_error")
+VALIDITY = VALID_STEP.mean()
+
+# The headline metrics, each a ratio of sums over a run table (runs_frame plus the step counts
+# of run_table), so each can be recomputed on any resample of tasks. tool_call_validity and
+# parse_error_rate count steps, the others runs.
+HEADLINE: dict[str, pl.Expr] = {
+    "parse_error_rate": RUN_RATES["parse_error_rate"],
+    "loops_per_run": RUN_RATES["loops_per_run"],
+    "tool_call_validity": pl.col("valid_steps").sum()
+    / pl.max_horizontal(pl.col("step_records").sum(), 1),
+    "write_file_rate": RUN_RATES["write_file_rate"],
+    "success_rate": RUN_RATES["success_rate"],
+    "avg_steps": RUN_RATES["avg_steps"],
+}
+# Model pairs (a, b) whose paired difference b - a goes into metrics/eval.json as `a_to_b`.
+PAIRS = (("sft", "dpo"), ("base", "dpo"), ("base", "sft"))
 
 
 def runs_frame(results: list[RunResult]) -> pl.DataFrame:
@@ -122,24 +141,146 @@ def model_metrics(results: list[RunResult], steps: list[StepRecord]) -> dict[str
     }
 
 
+def run_table(results: list[RunResult], steps: list[StepRecord]) -> pl.DataFrame:
+    """runs_frame plus each run's step records and valid tool calls (what HEADLINE reads)."""
+    counts = (
+        steps_frame(steps)
+        .group_by("run_id")
+        .agg(step_records=pl.len(), valid_steps=VALID_STEP.sum())
+    )
+    return (
+        runs_frame(results)
+        .join(counts, on="run_id", how="left", maintain_order="left")
+        .with_columns(pl.col("step_records", "valid_steps").fill_null(0).cast(pl.Int64))
+    )
+
+
+def task_draws(tasks: list[str], samples: int, seed: int) -> pl.DataFrame:
+    """`samples` resamples of `tasks` with replacement, seeded: one row (sample, task_id) a draw.
+
+    task_draws(["a", "b"], 2, seed) has rows like (0, "b"), (0, "b"), (1, "a"), (1, "b").
+    """
+    rng = random.Random(seed)
+    n = len(tasks)
+    return pl.DataFrame(
+        {
+            "sample": [i // n for i in range(samples * n)],
+            "task_id": [tasks[rng.randrange(n)] for _ in range(samples * n)],
+        },
+        schema={"sample": pl.Int64, "task_id": pl.String},
+    )
+
+
+def _resampled(
+    runs: pl.DataFrame, draws: pl.DataFrame, metrics: Mapping[str, pl.Expr]
+) -> pl.DataFrame:
+    """Each metric on each resample (one row a sample, in order): a drawn task brings all its
+    runs, once per time it was drawn."""
+    return draws.join(runs, on="task_id").group_by("sample").agg(**metrics).sort("sample")
+
+
+def _interval(values: pl.Series) -> tuple[float, float]:
+    """The 2.5th and 97.5th percentiles (nearest lower rank) of bootstrap values."""
+    v = values.sort()
+    n = len(v)
+    return float(v[int(0.025 * (n - 1))]), float(v[int(0.975 * (n - 1))])
+
+
+def _tasks(runs: pl.DataFrame) -> list[str]:
+    # Sorted, so the draws depend on which tasks ran, not on the order runs finished in.
+    return sorted(runs.get_column("task_id").unique().to_list())
+
+
+def bootstrap_cis(
+    runs: pl.DataFrame, metrics: Mapping[str, pl.Expr], samples: int, seed: int
+) -> dict[str, tuple[float, float]]:
+    """95% percentile bootstrap intervals clustered by task: each of `samples` resamples draws
+    the tasks with replacement (seeded), each with all its runs, and recomputes every metric."""
+    if runs.height == 0:
+        return dict.fromkeys(metrics, (0.0, 0.0))
+    values = _resampled(runs, task_draws(_tasks(runs), samples, seed), metrics)
+    return {name: _interval(values.get_column(name)) for name in metrics}
+
+
 def bootstrap_ci(
     runs: pl.DataFrame, metric: pl.Expr, samples: int, seed: int
 ) -> tuple[float, float]:
-    """95% percentile bootstrap interval of a run-level metric (resampling runs, seeded)."""
-    n = runs.height
-    if n == 0:
-        return (0.0, 0.0)
-    rng = random.Random(seed)
-    picks = [rng.randrange(n) for _ in range(samples * n)]
-    values = (
-        runs[picks]
-        .with_columns(sample=pl.int_range(samples * n) // n)
-        .group_by("sample")
-        .agg(metric.alias("value"))
-        .get_column("value")
-        .sort()
-    )
-    return float(values[int(0.025 * (samples - 1))]), float(values[int(0.975 * (samples - 1))])
+    """95% task-clustered percentile bootstrap interval of one run-table metric (seeded)."""
+    return bootstrap_cis(runs, {"value": metric}, samples, seed)["value"]
+
+
+def interval_block(runs: pl.DataFrame, samples: int, seed: int) -> dict[str, float]:
+    """`<metric>_ci_low` / `<metric>_ci_high` of every headline metric of a run table (rounded),
+    and `tasks`, the number of clusters they were drawn from."""
+    out: dict[str, float] = {"tasks": runs.get_column("task_id").n_unique()}
+    for name, (lo, hi) in bootstrap_cis(runs, HEADLINE, samples, seed).items():
+        out[f"{name}_ci_low"] = _round(lo)
+        out[f"{name}_ci_high"] = _round(hi)
+    return out
+
+
+def paired_runs(a: pl.DataFrame, b: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The runs of `a` and of `b` on the same task with the same index k (run ids
+    `<task>:<model>:<k>`, seed eval.seed + k): the runs both models made, with a `k` column."""
+    key = ["task_id", "k"]
+    ka, kb = (r.with_columns(k=pl.col("run_id").str.split(":").list.last()) for r in (a, b))
+    return ka.join(kb, on=key, how="semi"), kb.join(ka, on=key, how="semi")
+
+
+def paired_differences(
+    a: pl.DataFrame, b: pl.DataFrame, samples: int, seed: int
+) -> dict[str, float]:
+    """b - a of each headline metric on the runs both made, `<metric>_diff` with a paired
+    task-clustered bootstrap interval (`_diff_ci_low`, `_diff_ci_high`: one draw of tasks per
+    resample, both models on that draw), and the paired `runs` and `tasks` counted.
+
+    If dpo (b) made one parse error fewer than sft (a) over the 20 paired steps,
+    parse_error_rate_diff is -0.05.
+    """
+    pa, pb = paired_runs(a, b)
+    out: dict[str, float] = {"runs": pa.height, "tasks": pa.get_column("task_id").n_unique()}
+    if pa.height == 0:
+        for name in HEADLINE:
+            out |= {f"{name}_diff": 0.0, f"{name}_diff_ci_low": 0.0, f"{name}_diff_ci_high": 0.0}
+        return out
+    point_a, point_b = (r.select(**HEADLINE).row(0, named=True) for r in (pa, pb))
+    draws = task_draws(_tasks(pa), samples, seed)
+    values_a, values_b = (_resampled(r, draws, HEADLINE) for r in (pa, pb))
+    for name in HEADLINE:
+        lo, hi = _interval(values_b.get_column(name) - values_a.get_column(name))
+        out[f"{name}_diff"] = _round(point_b[name] - point_a[name])
+        out[f"{name}_diff_ci_low"] = _round(lo)
+        out[f"{name}_diff_ci_high"] = _round(hi)
+    return out
+
+
+def pair_name(a: str, b: str) -> str:
+    """The metrics/eval.json block of the paired difference b - a.
+
+    >>> pair_name("sft", "dpo")
+    'sft_to_dpo'
+    """
+    return f"{a}_to_{b}"
+
+
+def eval_metrics(
+    traces: Mapping[str, Trace], samples: int, seed: int
+) -> dict[str, dict[str, float]]:
+    """metrics/eval.json less usage: per model its flat block with task-clustered intervals of
+    the headline metrics, then one paired-difference block per pair in PAIRS whose two models
+    both ran (`samples` bootstrap draws, seeded)."""
+    out: dict[str, dict[str, float]] = {}
+    tables: dict[str, pl.DataFrame] = {}
+    for model, trace in traces.items():
+        results = [line.result for line in trace.results]
+        tables[model] = run_table(results, trace.steps)
+        out[model] = model_metrics(results, trace.steps) | interval_block(
+            tables[model], samples, seed
+        )
+    for a, b in PAIRS:
+        if a in tables and b in tables:
+            out[pair_name(a, b)] = paired_differences(tables[a], tables[b], samples, seed)
+    return out
 
 
 def breakdown(runs: pl.DataFrame, key: str) -> dict[str, dict[str, float]]:

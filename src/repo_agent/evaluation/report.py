@@ -1,5 +1,6 @@
-"""The eval report: Markdown + HTML tables with deltas vs base, bootstrap CIs, breakdowns,
-failure reasons; plot data for `dvc plots` and static PNGs for offline viewing."""
+"""The eval report: Markdown + HTML tables of each model's metrics with task-clustered bootstrap
+intervals, deltas vs base, paired differences between models, breakdowns, failure reasons; plot
+data for `dvc plots` and static PNGs for offline viewing."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import html
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from repo_agent.evaluation.metrics import (
-    RUN_RATES,
-    bootstrap_ci,
+    HEADLINE,
+    PAIRS,
     breakdown,
     failure_reasons,
+    pair_name,
     runs_frame,
     steps_frame,
 )
@@ -33,32 +37,110 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def with_interval(block: dict[str, Any], key: str) -> str:
+    """A metric cell: `0.250 [0.100, 0.400]` where the block has its interval, else the value."""
+    if f"{key}_ci_low" not in block:
+        return _fmt(block[key])
+    return f"{block[key]:.3f} [{block[f'{key}_ci_low']:.3f}, {block[f'{key}_ci_high']:.3f}]"
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
 
 
+def design_line(runs: dict[str, pl.DataFrame]) -> str:
+    """How many tasks each model ran and how many runs a task got (k = 0 greedy, then sampled).
+
+    With 36 tasks and 3 runs of each for every model: "36 held-out tasks, 3 runs per task and
+    model: k = 0 greedy, k = 1..2 sampled (seed eval.seed + k, the same for every model)."
+    """
+    shapes = {}
+    for model, frame in runs.items():
+        per_task = frame.group_by("task_id").len().get_column("len")
+        shapes[model] = (frame.get_column("task_id").n_unique(), per_task.min(), per_task.max())
+    if not shapes:
+        return "No eval runs."
+    if len(set(shapes.values())) > 1 or any(lo != hi for _, lo, hi in shapes.values()):
+        parts = [
+            f"{m} {t} tasks, {lo}" + (f"-{hi}" if hi != lo else "") + " runs per task"
+            for m, (t, lo, hi) in shapes.items()
+        ]
+        return "Held-out tasks and runs differ by model: " + "; ".join(parts) + "."
+    tasks, runs_per_task, _ = next(iter(shapes.values()))
+    if runs_per_task == 1:
+        return f"{tasks} held-out tasks, 1 run per task and model (k = 0, greedy)."
+    sampled = "k = 1" if runs_per_task == 2 else f"k = 1..{runs_per_task - 1}"
+    return (
+        f"{tasks} held-out tasks, {runs_per_task} runs per task and model: k = 0 greedy, "
+        f"{sampled} sampled (seed eval.seed + k, the same for every model)."
+    )
+
+
+def paired_section(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """One table per model pair in `metrics`: b - a of each headline metric with its interval."""
+    lines = [
+        "## Paired differences",
+        "",
+        "b - a on the runs both models made (same task, same k, same seed); 95% intervals "
+        "from a paired bootstrap that draws the tasks once per resample for both models.",
+        "",
+    ]
+    for a, b in PAIRS:
+        block = metrics.get(pair_name(a, b))
+        if block is None:
+            continue
+        lines += [f"### {a} → {b}", ""]
+        paired, runs_a, runs_b = block["runs"], metrics[a]["runs"], metrics[b]["runs"]
+        note = f"{paired} paired runs on {block['tasks']} tasks."
+        if paired < max(runs_a, runs_b):
+            note += (
+                f" Only runs present in both count: {runs_a - paired} of {a}'s {runs_a} runs "
+                f"and {runs_b - paired} of {b}'s {runs_b} runs have no partner and are left out."
+            )
+        lines += [note, ""]
+        rows = []
+        for name in HEADLINE:
+            diff, lo, hi = (block[f"{name}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
+            excludes = "yes" if lo > 0 or hi < 0 else "no"
+            rows.append([name, f"{diff:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", excludes])
+        lines += [markdown_table(["metric", "difference", "95% CI", "CI excludes 0"], rows), ""]
+    return lines
+
+
 def write_report(
     traces: dict[str, Path],
-    metrics: dict[str, dict[str, float]],
+    metrics: dict[str, dict[str, Any]],
     reports: Path,
     plots: Path,
     bootstrap_samples: int = 1000,
     seed: int = 0,
 ) -> None:
-    """Write eval.md, eval.html, eval_metrics.png to `reports` and eval_metrics.csv to `plots`."""
+    """Write eval.md, eval.html, eval_metrics.png to `reports` and eval_metrics.csv to `plots`.
+
+    `metrics` is metrics/eval.json: a block per model in `traces` (with its intervals, as
+    eval_metrics computes them with `bootstrap_samples` and `seed`) and the paired blocks."""
     reports.mkdir(parents=True, exist_ok=True)
     plots.mkdir(parents=True, exist_ok=True)
     data = {m: read_trace(p) for m, p in traces.items()}
     runs = {m: runs_frame([r.result for r in t.results]) for m, t in data.items()}
-    models = list(metrics)
+    models = [m for m in metrics if m in traces]
+    blocks = {m: metrics[m] for m in models}
     base = metrics.get("base")
 
-    sections: list[str] = ["# Evaluation on held-out tasks", ""]
+    sections: list[str] = ["# Evaluation on held-out tasks", "", design_line(runs), ""]
     header = ["model", *TABLE_METRICS]
-    rows = [[m, *(_fmt(metrics[m][k]) for k in TABLE_METRICS)] for m in models]
-    sections += ["## Metrics", "", markdown_table(header, rows), ""]
+    rows = [[m, *(with_interval(metrics[m], k) for k in TABLE_METRICS)] for m in models]
+    sections += [
+        "## Metrics",
+        "",
+        f"Mean [95% interval]: percentile bootstrap over tasks ({bootstrap_samples} resamples, "
+        f"seed {seed}); a drawn task brings all its runs.",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
     if base is not None:
         drows = [
             [m, *(f"{metrics[m][k] - base[k]:+.3f}" for k in TABLE_METRICS[1:])]
@@ -71,19 +153,8 @@ def write_report(
             markdown_table(["model", *TABLE_METRICS[1:]], drows),
             "",
         ]
-    ci_rows = []
-    for m in models:
-        cells = [m]
-        for expr in RUN_RATES.values():
-            lo, hi = bootstrap_ci(runs[m], expr, bootstrap_samples, seed)
-            cells.append(f"[{lo:.2f}, {hi:.2f}]")
-        ci_rows.append(cells)
-    sections += [
-        f"## Bootstrap 95% intervals ({bootstrap_samples} resamples of runs)",
-        "",
-        markdown_table(["model", *RUN_RATES], ci_rows),
-        "",
-    ]
+    if any(pair_name(a, b) in metrics for a, b in PAIRS):
+        sections += paired_section(metrics)
     for key in ("category", "difficulty"):
         brows = []
         for m in models:
@@ -118,12 +189,12 @@ def write_report(
     text = "\n".join(sections)
     (reports / "eval.md").write_text(text, encoding="utf-8")
     (reports / "eval.html").write_text(_html(text), encoding="utf-8")
-    _write_plot_data(metrics, plots / "eval_metrics.csv")
-    _plot_bars(metrics, reports / "eval_metrics.png")
+    _write_plot_data(blocks, plots / "eval_metrics.csv")
+    _plot_bars(blocks, reports / "eval_metrics.png")
 
 
 def _html(markdown: str) -> str:
-    """A self-contained HTML rendering of the Markdown tables (no network needed)."""
+    """A self-contained HTML rendering of the Markdown headings, lines and tables (no network)."""
     out = [
         "<!doctype html><meta charset='utf-8'><title>repo-agent eval</title>",
         "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;"
@@ -152,10 +223,14 @@ def _html(markdown: str) -> str:
             table.append([c.strip() for c in line.strip("|").split("|")])
             continue
         flush()
-        if line.startswith("## "):
+        if line.startswith("### "):
+            out.append(f"<h3>{html.escape(line[4:])}</h3>")
+        elif line.startswith("## "):
             out.append(f"<h2>{html.escape(line[3:])}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
     flush()
     return "\n".join(out) + "\n"
 

@@ -15,7 +15,7 @@ from repo_agent.training.student import student_model_path
 
 Method = Literal["sft", "dpo"]
 METHODS: tuple[Method, ...] = ("sft", "dpo")
-TRAIN_ROWS = {"sft": paths.SPLIT_TRAIN / "sft.jsonl", "dpo": paths.SPLIT_TRAIN / "pairs.jsonl"}
+TRAIN_ROWS = {"sft": paths.SPLIT_TRAIN / "sft.jsonl", "dpo": paths.DPO_TRAIN}
 MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
 # What the curve plot of each method shows (TRL's log_history keys).
 CURVE_KEYS = {"sft": ("loss", "mean_token_accuracy"), "dpo": ("loss", "rewards/accuracies")}

@@ -38,16 +38,31 @@ class RolloutParams(Section):
     seed: int = 0
 
 
+class OnPolicyParams(Section):
+    """The SFT student's own runs on the train tasks, labelled by the teacher state by state
+    (pipeline.onpolicy): the rubric turns them into DPO pairs of the student's real mistakes."""
+
+    rollouts: int = Field(2, ge=0, description="student runs per train task (0: no on-policy)")
+    temperature: float = Field(0.7, ge=0, description="sampling temperature of those runs")
+    seed: int = 2000
+
+
 EvalModel = Literal["base", "sft", "dpo", "teacher"]
 
 
 class EvalParams(Section):
-    """Which models are evaluated on the held-out tasks, and how (pipeline.eval)."""
+    """Which models are evaluated on the held-out tasks, and how (pipeline.eval).
 
-    rollouts: int = Field(1, ge=1, description="runs per held-out task and model")
+    Each task gets one greedy run (k=0) and `samples` sampled runs (k=1..samples, at
+    `temperature`); run k uses seed `seed + k` for every model, so runs pair across models."""
+
+    samples: int = Field(2, ge=0, description="sampled runs per held-out task, besides greedy")
     models: list[EvalModel] = Field(default_factory=lambda: ["base", "sft", "dpo", "teacher"])
     seed: int = 1000
-    temperature: float = Field(0.0, ge=0)
+    temperature: float = Field(0.7, gt=0, description="sampling temperature of the samples")
+    heldout_mutants: int = Field(
+        3, ge=0, description="mutants of each held-out program added to the held-out set"
+    )
     bootstrap_samples: int = Field(1000, ge=100)
 
 
@@ -61,6 +76,7 @@ class Params(Section):
     rubric: RubricParams = Field(default_factory=RubricParams)
     pair: PairParams = Field(default_factory=PairParams)
     split: SplitParams = Field(default_factory=SplitParams)
+    onpolicy: OnPolicyParams = Field(default_factory=OnPolicyParams)
     finetune: FinetuneParams = Field(default_factory=FinetuneParams)
     eval: EvalParams = Field(default_factory=EvalParams)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ from repo_agent.evaluation.metrics import model_metrics
 from repo_agent.files import write_json
 from repo_agent.pipeline.params import Params
 from repo_agent.pipeline.paths import TEACHER_POLICY_FILE
-from repo_agent.pipeline.runs import record_runs
+from repo_agent.pipeline.runs import label_student_states, record_runs, reset_if_changed
 from repo_agent.policies.factory import batch_size_for, make_policy
-from repo_agent.progress import console, progress_bar
-from repo_agent.records import ResultLine, TeacherLabel, Usage
+from repo_agent.progress import console
+from repo_agent.records import ResultLine, Usage
 from repo_agent.runtime.agent import run_specs
-from repo_agent.runtime.policy import Policy, PolicyRequest
 from repo_agent.runtime.protocol import system_prompt
 from repo_agent.runtime.task import Task
 from repo_agent.suites.loader import configured_tasks
@@ -42,36 +40,6 @@ def ensure_student(params: Params, tasks: list[Task], teacher_trace: Path, base_
     build_student(texts, params.student.build, base_dir)
 
 
-def label_student_states(
-    teacher: Policy, student_trace: Path, labels_path: Path, batch: int = 16
-) -> int:
-    """Write the teacher's next action for every student step not yet labelled."""
-    done: set[tuple[str, int]] = set()
-    if labels_path.exists():
-        for line in labels_path.read_text(encoding="utf-8").splitlines():
-            try:
-                lb = TeacherLabel.model_validate_json(line)
-            except ValueError:
-                continue  # a line cut short by an interruption
-            done.add((lb.run_id, lb.step))
-    steps = [s for s in read_trace(student_trace).steps if (s.run_id, s.step) not in done]
-    with progress_bar() as bar, labels_path.open("a", encoding="utf-8") as fh:
-        job = bar.add_task("labelling student states", total=len(steps), info="")
-        for i in range(0, len(steps), batch):
-            chunk = steps[i : i + batch]
-            reqs = [
-                PolicyRequest(task_id=s.task_id, run_id=s.run_id, step=s.step, messages=s.messages)
-                for s in chunk
-            ]
-            for s, comp in zip(chunk, teacher.complete(reqs), strict=True):
-                if comp.error is None:
-                    lb = TeacherLabel(run_id=s.run_id, step=s.step, output=comp.message)
-                    fh.write(lb.model_dump_json(exclude_none=True) + "\n")
-            fh.flush()
-            bar.update(job, advance=len(chunk))
-    return len(steps)
-
-
 def _summary(lines: list[ResultLine]) -> dict[str, Any]:
     block = model_metrics([line.result for line in lines], [])
     usage = sum((line.usage for line in lines), Usage())
@@ -92,16 +60,8 @@ def rollout_fingerprint(params: Params) -> str:
 
 
 def reset_if_params_changed(params: Params, traces_dir: Path, base_dir: Path) -> None:
-    stamp = traces_dir / "fingerprint.txt"
-    fingerprint = rollout_fingerprint(params)
-    if stamp.is_file() and stamp.read_text().strip() == fingerprint:
-        return
-    if stamp.is_file() or any(traces_dir.glob("*.jsonl")):
-        console.print("rollout: params changed since the traces on disk were made; starting over")
-    shutil.rmtree(traces_dir, ignore_errors=True)
-    shutil.rmtree(base_dir, ignore_errors=True)
-    traces_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint + "\n")
+    """Start over (traces and the built student) unless the traces on disk match the params."""
+    reset_if_changed(traces_dir, rollout_fingerprint(params), "rollout", also=(base_dir,))
 
 
 def run_rollout(

@@ -3,17 +3,19 @@ the eval stage share. Runs already in the trace file are skipped, so a rerun res
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.progress import Progress
 
 from repo_agent.evaluation.metrics import run_totals
 from repo_agent.progress import console, progress_bar
-from repo_agent.records import ResultLine, StepRecord, Usage
+from repo_agent.records import ResultLine, StepRecord, TeacherLabel, Usage
 from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
-from repo_agent.runtime.policy import Policy
-from repo_agent.traces import TraceWriter
+from repo_agent.runtime.policy import Policy, PolicyRequest
+from repo_agent.traces import TraceWriter, read_trace
 
 
 class RunCounter:
@@ -74,3 +76,49 @@ def record_runs(
         counter, on_done = tracked(bar, label, len(todo), sink)
         run_episodes(todo, policy, agent, on_done, batch_size=batch_size)
     return counter.lines
+
+
+def label_student_states(
+    teacher: Policy, student_trace: Path, labels_path: Path, batch: int = 16
+) -> int:
+    """Write the teacher's next action for every student step not yet labelled."""
+    done: set[tuple[str, int]] = set()
+    if labels_path.exists():
+        for line in labels_path.read_text(encoding="utf-8").splitlines():
+            try:
+                lb = TeacherLabel.model_validate_json(line)
+            except ValueError:
+                continue  # a line cut short by an interruption
+            done.add((lb.run_id, lb.step))
+    steps = [s for s in read_trace(student_trace).steps if (s.run_id, s.step) not in done]
+    with progress_bar() as bar, labels_path.open("a", encoding="utf-8") as fh:
+        job = bar.add_task("labelling student states", total=len(steps), info="")
+        for i in range(0, len(steps), batch):
+            chunk = steps[i : i + batch]
+            reqs = [
+                PolicyRequest(task_id=s.task_id, run_id=s.run_id, step=s.step, messages=s.messages)
+                for s in chunk
+            ]
+            for s, comp in zip(chunk, teacher.complete(reqs), strict=True):
+                if comp.error is None:
+                    lb = TeacherLabel(run_id=s.run_id, step=s.step, output=comp.message)
+                    fh.write(lb.model_dump_json(exclude_none=True) + "\n")
+            fh.flush()
+            bar.update(job, advance=len(chunk))
+    return len(steps)
+
+
+def reset_if_changed(
+    run_dir: Path, fingerprint: str, label: str, also: tuple[Path, ...] = ()
+) -> None:
+    """Keep `run_dir` (for resuming) only if it was made for `fingerprint`; otherwise empty it
+    (and the `also` dirs) and stamp it. DVC keeps such dirs between runs (persist)."""
+    stamp = run_dir / "fingerprint.txt"
+    if stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return
+    if stamp.is_file() or any(run_dir.glob("*.jsonl")):
+        console.print(f"{label}: inputs changed since the runs on disk were made; starting over")
+    for d in (run_dir, *also):
+        shutil.rmtree(d, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")

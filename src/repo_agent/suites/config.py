@@ -12,7 +12,7 @@ class SuiteParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    names: list[Literal["builtin", "quixbugs", "mutants"]] = Field(
+    names: list[Literal["builtin", "quixbugs", "mutants", "renamed"]] = Field(
         default_factory=lambda: ["builtin"], min_length=1
     )
     quixbugs_path: str | None = None
@@ -21,5 +21,12 @@ class SuiteParams(BaseModel):
     )
     mutants_per_program: int = Field(3, ge=1, description="mutants generated per program")
     mutants_seed: int = 0
+    renamed_path: str | None = Field(
+        None, description="directory of renamed variants; default: generated into data/renamed"
+    )
+    renamed_per_program: int = Field(
+        2, ge=1, description="renamed variants (files, functions, tests) tried per builtin task"
+    )
+    renamed_seed: int = 0
     tasks: list[str] = Field(default_factory=list, description="restrict to these ids")
     max_tasks: int | None = Field(None, ge=1, description="first N tasks (sorted by id)")

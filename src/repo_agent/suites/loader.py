@@ -25,13 +25,19 @@ def load_suite(name: str, path: Path | None = None, test_cmd: str | None = None)
         if path is None:
             raise TaskFileError("the mutants suite needs --path to a directory of generated tasks")
         return load_task_tree(path, "mutants")
+    if name == "renamed":
+        if path is None:
+            raise TaskFileError("the renamed suite needs --path to a directory of generated tasks")
+        return load_task_tree(path, "renamed")
     if name == "repo":
         from repo_agent.suites.repo import load_repo_task
 
         if path is None:
             raise TaskFileError("the repo suite needs --path to a repository (and --test-cmd)")
         return [load_repo_task(path, test_cmd or DEFAULT_TEST_CMD)]
-    raise TaskFileError(f"unknown suite {name!r}; choose builtin, quixbugs, mutants or repo")
+    raise TaskFileError(
+        f"unknown suite {name!r}; choose builtin, quixbugs, mutants, renamed or repo"
+    )
 
 
 def select_tasks(tasks: list[Task], ids: list[str] | None) -> list[Task]:
@@ -45,10 +51,14 @@ def select_tasks(tasks: list[Task], ids: list[str] | None) -> list[Task]:
     return [by_id[i] for i in ids]
 
 
-def configured_tasks(suite: SuiteParams, mutants_dir: Path) -> list[Task]:
+def configured_tasks(
+    suite: SuiteParams, mutants_dir: Path, *, renamed_dir: Path | None = None
+) -> list[Task]:
     """The tasks the `suite` params select, from one or several suites, sorted by id.
 
-    Mutants are generated into `mutants_dir` first unless `suite.mutants_path` names them."""
+    Mutants are generated into `mutants_dir` first unless `suite.mutants_path` names them;
+    renamed variants of the builtin suite likewise into `renamed_dir` (default: a `renamed`
+    directory beside `mutants_dir`) unless `suite.renamed_path` names them."""
     tasks: list[Task] = []
     for name in suite.names:
         if name == "mutants":
@@ -57,6 +67,14 @@ def configured_tasks(suite: SuiteParams, mutants_dir: Path) -> list[Task]:
             path = Path(suite.mutants_path) if suite.mutants_path else mutants_dir
             tasks += ensure_mutant_suite(
                 path, BUILTIN_DIR, suite.mutants_per_program, suite.mutants_seed
+            )
+        elif name == "renamed":
+            from repo_agent.suites.renames import ensure_renamed_suite
+
+            default = renamed_dir or mutants_dir.parent / "renamed"
+            path = Path(suite.renamed_path) if suite.renamed_path else default
+            tasks += ensure_renamed_suite(
+                path, load_suite("builtin"), suite.renamed_per_program, suite.renamed_seed
             )
         elif name == "quixbugs":
             tasks += load_suite(
