@@ -12,6 +12,7 @@ if __name__ == "__main__":
             cfg.cache_dir = str(paths.CACHE_ROLLOUT)
         paths.CACHE_ROLLOUT.mkdir(parents=True, exist_ok=True)
         paths.MUTANTS.mkdir(parents=True, exist_ok=True)
+        paths.RENAMED.mkdir(parents=True, exist_ok=True)
         summary = run_rollout(params, paths.TRACES, paths.MODELS_BASE, paths.MUTANTS)
         write_teacher_policy(params, paths.MODELS_TEACHER)
         write_json(paths.METRICS / "rollout.json", summary)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import statistics
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
+from conftest import write_quixbugs
 
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import make_policy
-from repo_agent.policies.oracle import OracleError, OraclePolicy, localisation_pattern
+from repo_agent.policies.oracle import (
+    MAX_PLAN_STEPS,
+    OracleError,
+    OraclePolicy,
+    explore_plan,
+    localisation_pattern,
+    workspace_files,
+)
 from repo_agent.records import (
     Completion,
     FinalAction,
@@ -22,9 +33,11 @@ from repo_agent.records import (
 )
 from repo_agent.runtime.agent import Episode, RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig, ToolProtocol
+from repo_agent.runtime.loops import LoopDetector
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import action_message, parse_action
-from repo_agent.runtime.task import Task
+from repo_agent.runtime.task import Task, load_task_dir
+from repo_agent.suites.quixbugs import load_quixbugs
 
 CHUNKS = 4
 
@@ -39,11 +52,14 @@ def run_oracle(
     seeds: range = range(1),
     test_policy: str = "on_final",
     protocol: ToolProtocol = "json",
+    max_context_chars: int = 8000,
 ) -> list[tuple[list[StepRecord], ResultLine]]:
     policy = OraclePolicy(tasks, protocol=protocol, explore=explore)
     specs = [RunSpec(t, f"{t.id}:oracle:{s}", seed=s) for t in tasks for s in seeds]
     done: list[tuple[list[StepRecord], ResultLine]] = []
-    config = AgentConfig(test_policy=test_policy, tool_protocol=protocol)
+    config = AgentConfig(
+        test_policy=test_policy, tool_protocol=protocol, max_context_chars=max_context_chars
+    )
     run_episodes(specs, policy, config, lambda steps, line: done.append((steps, line)))
     return done
 
@@ -257,20 +273,186 @@ def test_explore_makes_seeded_detours(bsearch_task: Task) -> None:
     assert [trajectory(s) for s, _ in again] == [trajectory(s) for s, _ in done]  # deterministic
 
 
+def test_explore_zero_is_the_plain_plan(bsearch_task: Task) -> None:
+    # eval@teacher and the labelling of student states rely on explore 0 never changing.
+    [(steps, _)] = run_oracle([bsearch_task], explore=0.0, seeds=range(3, 4), test_policy="never")
+    write = json.dumps(
+        {
+            "type": "tool_call",
+            "name": "write_file",
+            "args": {"rel_path": "bsearch.py", "content": bsearch_task.fix["bsearch.py"]},
+        }
+    )
+    assert trajectory(steps) == [
+        '{"type": "tool_call", "name": "list_files", "args": {"rel_dir": "."}}',
+        '{"type": "tool_call", "name": "grep", "args": {"pattern": "def binary_search\\\\b", '
+        '"rel_dir": "."}}',
+        '{"type": "tool_call", "name": "read_file", "args": {"rel_path": "bsearch.py", '
+        '"max_chars": 1000}}',
+        write,
+        '{"type": "final", "summary": "Fixed the bug in bsearch.py."}',
+    ]
+
+
 def test_full_exploration_takes_every_detour(bsearch_task: Task) -> None:
-    [(steps, line)] = run_oracle([bsearch_task], explore=1.0, test_policy="never")
+    [(steps, line)] = run_oracle([bsearch_task], explore=1.0)
     actions = [s.action for s in steps]
-    assert actions[1] == ToolCallAction(name="list_files", args={"rel_dir": "tests"})
-    assert actions[2] == ToolCallAction(
-        name="read_file", args={"rel_path": "tests/test_bsearch.py", "max_chars": 2000}
+    calls = [a for a in actions if isinstance(a, ToolCallAction)]
+    assert actions[0] == ToolCallAction(name="list_files", args={"rel_dir": "."})
+    assert ToolCallAction(name="list_files", args={"rel_dir": "tests"}) in calls
+    assert any(
+        c.name == "read_file" and c.args["rel_path"] == "tests/test_bsearch.py" for c in calls
     )
-    assert actions[3] == ToolCallAction(
-        name="grep", args={"pattern": r"binary_search\b", "rel_dir": "."}
+    assert (
+        ToolCallAction(name="grep", args={"pattern": r"binary_search\(", "rel_dir": "."}) in calls
     )
-    assert actions[4] == ToolCallAction(
-        name="read_file", args={"rel_path": "bsearch.py", "max_chars": 4000}
+    assert (
+        ToolCallAction(name="grep", args={"pattern": r"binary_search\b", "rel_dir": "."}) in calls
     )
-    assert isinstance(actions[-1], FinalAction) and line.result.loop_detections == 0
+    reads = [c for c in calls if c.name == "read_file" and c.args["rel_path"] == "bsearch.py"]
+    target_reads = [c.args["max_chars"] for c in reads]
+    # A peek, the full read (big window), and reading the fix back after the write.
+    assert len(target_reads) == 3 and target_reads[0] < 540 < target_reads[1] == 4000
+    assert calls[-1].name == "read_file" and calls[-2].name == "write_file"
+    assert isinstance(actions[-1], FinalAction) and len(actions) == 10
+    r = line.result
+    assert r.success and r.loop_detections == 0 and r.error is None
+    assert not any(s.tool_error for s in steps)
+
+
+# --- exploration on any layout -----------------------------------------------------------------
+
+
+def write_task_dir(root: Path, files: dict[str, str], fix: dict[str, str], tests: str) -> Path:
+    """A task directory (task.yaml, repo/, fix/) like the builtin suite's, in any layout."""
+    for sub, contents in (("repo", files), ("fix", fix)):
+        for rel, text in contents.items():
+            (root / sub / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / sub / rel).write_text(text, encoding="utf-8")
+    spec = {
+        "id": root.name,
+        "goal": "The tests fail. Fix the bug so the tests pass.",
+        "difficulty": "easy",
+        "category": "layout",
+        "expected_files": sorted(fix),
+        "test_cmd": f"python -m pytest -q -x {tests}",
+    }
+    (root / "task.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return root
+
+
+CLAMP = '''"""Clamping numbers into a range."""
+
+
+def clamp(x, low, high):
+    """Return x limited to [low, high]."""
+    if x < low:
+        return low
+    if x > high:
+        return low
+    return x
+
+
+def clamp_all(items, low, high):
+    """Clamp every item."""
+    return [clamp(x, low, high) for x in items]
+'''
+CLAMP_FIXED = CLAMP.replace("return low\n    return x", "return high\n    return x")
+CLAMP_TEST = """from clamp import clamp, clamp_all
+
+
+def test_inside():
+    assert clamp(5, 0, 10) == 5
+
+
+def test_edges():
+    assert clamp(-1, 0, 10) == 0
+    assert clamp(11, 0, 10) == 10
+    assert clamp_all([-5, 5, 50], 0, 10) == [0, 5, 10]
+"""
+
+
+def layout_task(layout: str, tmp_path: Path) -> Task:
+    """One task per layout: QuixBugs', the builtin suite's, and a nested package whose tests
+    live in a directory named nothing like tests/."""
+    if layout == "quixbugs":
+        gcd, _ = load_quixbugs(write_quixbugs(tmp_path / "QuixBugs"))
+        return gcd
+    if layout == "builtin":
+        files = {"clamp.py": CLAMP, "tests/test_clamp.py": CLAMP_TEST}
+        fix = {"clamp.py": CLAMP_FIXED}
+        return load_task_dir(write_task_dir(tmp_path / "t_clamp", files, fix, "tests"))
+    files = {
+        "src/mathlib/__init__.py": "",
+        "src/mathlib/clamp.py": CLAMP,
+        "src/conftest.py": "",  # puts src/ on sys.path
+        "src/checks/test_bounds.py": CLAMP_TEST.replace("from clamp", "from mathlib.clamp"),
+        "README.md": "# mathlib\n",
+    }
+    fix = {"src/mathlib/clamp.py": CLAMP_FIXED}
+    return load_task_dir(write_task_dir(tmp_path / "t_nested", files, fix, "src/checks"))
+
+
+@pytest.mark.parametrize("layout", ["quixbugs", "builtin", "nested"])
+def test_explore_detours_on_any_layout(layout: str, tmp_path: Path) -> None:
+    task = layout_task(layout, tmp_path)
+    done = run_oracle([task], explore=0.3, seeds=range(8))
+    files = set(workspace_files(task))
+    dirs = {rel.rsplit("/", 1)[0] for rel in files if "/" in rel} | {"."}
+    reads: set[str] = set()
+    for steps, line in done:
+        r = line.result
+        assert r.success and r.error is None, (r.run_id, r.test_output)
+        assert r.loop_detections == 0 and r.parse_errors == 0
+        assert not any(s.tool_error for s in steps)
+        assert r.files_touched == task.spec.expected_files
+        for a in (s.action for s in steps):  # every detour names what the workspace holds
+            if isinstance(a, ToolCallAction) and a.name == "read_file":
+                assert a.args["rel_path"] in files
+                reads.add(a.args["rel_path"])
+            elif isinstance(a, ToolCallAction) and a.name in {"list_files", "grep"}:
+                assert a.args["rel_dir"] in dirs
+    counts = [line.result.steps for _, line in done]
+    assert len(set(counts)) > 1 and max(counts) > 5 and max(counts) <= MAX_PLAN_STEPS
+    assert len({tuple(trajectory(steps)) for steps, _ in done}) >= 6
+    # Some run reads the test module, wherever it lives.
+    assert any(rel.rsplit("/", 1)[-1].startswith("test_") for rel in reads)
+
+
+def test_explore_survives_a_trimmed_context(bsearch_task: Task) -> None:
+    # Old turns dropped from the context must not make the oracle repeat a grep or wander.
+    done = run_oracle([bsearch_task], explore=1.0, seeds=range(3), max_context_chars=1200)
+    for steps, line in done:
+        assert any(sum(m.role == "assistant" for m in s.messages) < s.step for s in steps)
+        assert line.result.success and line.result.loop_detections == 0, line.result
+        rng = random.Random(f"{line.seed}:{line.result.run_id}")
+        assert [s.action for s in steps] == explore_plan(bsearch_task, rng, 1.0)
+
+
+def test_off_the_plan_it_takes_the_plain_action(bsearch_task: Task) -> None:
+    policy = OraclePolicy([bsearch_task], explore=1.0)
+    state = state_after(bsearch_task, [call("read_file", rel_path="bsearch.py")])
+    assert policy.next_action(state) == ToolCallAction(
+        name="write_file",
+        args={"rel_path": "bsearch.py", "content": bsearch_task.fix["bsearch.py"]},
+    )
+
+
+@pytest.mark.parametrize("explore", [0.3, 1.0])
+def test_every_builtin_plan_fits_and_never_loops(builtin_tasks: list[Task], explore: float) -> None:
+    for t in builtin_tasks:
+        files = set(workspace_files(t))
+        for seed in range(4):
+            plan = explore_plan(t, random.Random(f"{seed}:{t.id}"), explore)
+            detector = LoopDetector()
+            calls = [a for a in plan if isinstance(a, ToolCallAction)]
+            assert all(detector.check(c) == [] for c in calls), (t.id, plan)
+            assert len(plan) <= MAX_PLAN_STEPS and isinstance(plan[-1], FinalAction)
+            writes = {
+                c.args["rel_path"]: c.args["content"] for c in calls if c.name == "write_file"
+            }
+            assert writes == t.fix
+            assert all(c.args["rel_path"] in files for c in calls if c.name == "read_file")
 
 
 # --- errors and helpers ------------------------------------------------------------------------

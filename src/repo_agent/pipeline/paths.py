@@ -5,6 +5,7 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 TRACES = Path("data/traces")
 MUTANTS = Path("data/mutants")
+RENAMED = Path("data/renamed")  # suite `renamed`: builtin tasks with files and names renamed
 SFT = Path("data/sft")
 PAIRS = Path("data/pairs")
 SPLIT = Path("data/split")
