@@ -171,9 +171,11 @@ def test_eval_samples_rerun_only_the_evals_and_the_report(repo: Path) -> None:
     out = sh(repo, "dvc", "exp", "run", "-S", "eval.samples=2", "-n", "samples2")
     assert ran(out) == {*EVALS, "report"}, out[-3000:]
     metrics = json.loads((repo / "metrics/eval.json").read_text())
-    assert metrics["base"]["runs"] == 2 * len(
+    heldout = json.loads((repo / paths.HELDOUT_TASKS).read_text())
+    assert heldout["mutants"] and set(heldout["programs"]) == set(
         json.loads((repo / paths.SPLIT_TASKS).read_text())["heldout"]
     )
+    assert metrics["base"]["runs"] == 3 * len(heldout["tasks"])  # greedy + 2 samples per task
 
 
 def test_dpo_beta_retrains_neither_sft_nor_the_other_evals(repo: Path) -> None:

@@ -15,7 +15,9 @@ from repo_agent.suites.loader import load_suite
 
 console = Console()
 
-SuiteOpt = Annotated[str, typer.Option("--suite", help="builtin | quixbugs | mutants | repo")]
+SuiteOpt = Annotated[
+    str, typer.Option("--suite", help="builtin | quixbugs | mutants | renamed | repo")
+]
 
 PathOpt = Annotated[
     Path | None, typer.Option("--path", help="suite location (quixbugs, mutants, repo)")

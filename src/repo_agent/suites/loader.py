@@ -69,7 +69,7 @@ def configured_tasks(
                 path, BUILTIN_DIR, suite.mutants_per_program, suite.mutants_seed
             )
         elif name == "renamed":
-            from repo_agent.suites.renames import ensure_renamed_suite
+            from repo_agent.suites.renamed_tasks import ensure_renamed_suite
 
             default = renamed_dir or mutants_dir.parent / "renamed"
             path = Path(suite.renamed_path) if suite.renamed_path else default

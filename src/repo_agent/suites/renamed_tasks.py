@@ -1,0 +1,245 @@
+"""The renamed suite: `generate_renamed` keeps the variants (see `renames`) whose buggy version
+fails like the original's and whose fix passes, as task dirs `<origin>__rn<k>` in the builtin
+layout, with a manifest `renamed.json`; `ensure_renamed_suite` reuses them while it matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from repo_agent.runtime.task import Task, load_task_tree
+from repo_agent.runtime.testrun import TestOutcome, run_tests
+from repo_agent.runtime.workspace import Workspace
+from repo_agent.suites.mutant_tasks import existing_tasks
+from repo_agent.suites.renames import RenamedTask, RenameError, rename_task, task_sources
+
+MANIFEST = "renamed.json"
+MANIFEST_FORMAT = "repo-agent.renamed/1"
+SUITE = "renamed"
+VARIANT_ID = re.compile(r"__rn(\d+)$")
+
+_FAILED_TEST = re.compile(r"^(?:FAILED|ERROR) [^\s:]+::(\S+)", re.MULTILINE)
+_SUMMARY = re.compile(r"^=*\s*(\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", re.MULTILINE)
+
+
+def failure_signature(output: str) -> tuple[tuple[str, ...], str]:
+    """Which tests failed (file names aside, as those are renamed) and pytest's counts.
+
+    >>> failure_signature("FAILED tests/test_a.py::test_x - assert 0\\n1 failed, 2 passed in 0.1s")
+    (('test_x',), '1 failed, 2 passed')
+    """
+    summaries = _SUMMARY.findall(output)
+    return tuple(sorted(_FAILED_TEST.findall(output))), summaries[-1] if summaries else ""
+
+
+def _run(files: dict[str, str], test_cmd: str, timeout_s: float) -> TestOutcome:
+    ws = Workspace.create({}, prefix="ra-rename-")
+    try:
+        for rel, text in files.items():
+            ws.write_text(rel, text)
+        return run_tests(ws.root, test_cmd, timeout_s)
+    finally:
+        ws.cleanup()
+
+
+@dataclass
+class ProgramReport:
+    """What happened to one source task."""
+
+    program: str
+    kept: list[str] = field(default_factory=list)  # task ids
+    rejected: Counter[str] = field(default_factory=Counter)  # reason -> count
+    renames: dict[str, dict[str, str]] = field(default_factory=dict)  # kept id -> old -> new
+    duration_s: float = 0.0
+    note: str | None = None  # why the task gave no variants, if it was skipped
+
+
+@dataclass
+class GenerationReport:
+    out_dir: Path
+    seed: int
+    per_program: int
+    sources: str  # digest of the source tasks
+    programs: list[ProgramReport]
+    duration_s: float
+
+    @property
+    def kept(self) -> int:
+        return sum(len(p.kept) for p in self.programs)
+
+    def to_dict(self) -> dict:
+        return {
+            "format": MANIFEST_FORMAT,
+            "seed": self.seed,
+            "per_program": self.per_program,
+            "sources": self.sources,
+            "kept": self.kept,
+            "rejected": sum(sum(p.rejected.values()) for p in self.programs),
+            "duration_s": round(self.duration_s, 2),
+            "programs": [
+                {**asdict(p), "rejected": dict(sorted(p.rejected.items()))} for p in self.programs
+            ],
+        }
+
+
+# Called with a task's report after each variant's test runs (done=False) and once when the
+# task is finished (done=True).
+OnProgress = Callable[[ProgramReport, bool], None]
+
+
+def validate_variant(variant: RenamedTask, original_failure: TestOutcome) -> str | None:
+    """Why a variant is rejected, or None: its buggy version must fail the way the original
+    fails (same failing tests and counts, so not through a broken rename) and its fix pass."""
+    spec = variant.spec
+    buggy = _run(variant.files, spec.test_cmd, spec.timeout_s)
+    if buggy.passed:
+        return "buggy_passes"
+    same = original_failure.timed_out or (
+        failure_signature(buggy.output) == failure_signature(original_failure.output)
+    )
+    if not same:
+        return "fails_differently"
+    fixed = _run({**variant.files, **variant.fix}, spec.test_cmd, spec.timeout_s)
+    return None if fixed.passed else "fix_fails"
+
+
+def write_variant(task_dir: Path, variant: RenamedTask) -> None:
+    """Write a variant as a task directory: task.yaml, repo/ (buggy) and fix/."""
+    if task_dir.exists():
+        shutil.rmtree(task_dir)
+    for sub, files in (("repo", variant.files), ("fix", variant.fix)):
+        for rel, text in files.items():
+            path = task_dir / sub / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    header = f"# renamed variant {variant.k} of {variant.origin} (names in {MANIFEST})\n"
+    body = yaml.safe_dump(variant.spec.model_dump(), sort_keys=False, allow_unicode=True, width=100)
+    (task_dir / "task.yaml").write_text(header + body, encoding="utf-8")
+
+
+def rename_program(
+    task: Task,
+    out_dir: Path,
+    per_program: int,
+    seed: int,
+    on_try: Callable[[ProgramReport], None] | None = None,
+) -> ProgramReport:
+    """Write the valid variants 0..`per_program`-1 of one task into `out_dir`."""
+    start = time.monotonic()
+    report = ProgramReport(task.id)
+    try:
+        buggy, fixed = task_sources(task)
+        original = _run(buggy, task.spec.test_cmd, task.spec.timeout_s)
+        if original.passed:
+            report.note = "the original buggy version passes its tests; skipped"
+            return report
+        if not _run(fixed, task.spec.test_cmd, task.spec.timeout_s).passed:
+            report.note = "the original fix fails its tests; skipped"
+            return report
+        for k in range(per_program):
+            variant = rename_task(task, seed, k)
+            reason = validate_variant(variant, original)
+            if reason is None:
+                write_variant(out_dir / variant.id, variant)
+                report.kept.append(variant.id)
+                report.renames[variant.id] = variant.renames
+            else:
+                report.rejected[reason] += 1
+            if on_try is not None:
+                on_try(report)
+        return report
+    except RenameError as exc:
+        report.note = str(exc)
+        return report
+    finally:
+        report.duration_s = round(time.monotonic() - start, 2)
+
+
+def sources_digest(tasks: Sequence[Task]) -> str:
+    """A short hash of the source tasks (ids, specs, files, fixes): variants go stale with it."""
+    h = hashlib.sha256()
+    for t in sorted(tasks, key=lambda t: t.id):
+        h.update(t.spec.model_dump_json().encode())
+        for rel, path in sorted(t.files.items()):
+            h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        for rel, text in sorted((t.fix or {}).items()):
+            h.update(rel.encode() + b"\0" + text.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def clear_variants(out_dir: Path) -> None:
+    """Remove earlier variants and the manifest; refuse to touch any other task dir."""
+    for task_dir in existing_tasks(out_dir):
+        if not VARIANT_ID.search(task_dir.name):
+            raise RenameError(f"{task_dir} is not a renamed variant; refusing to remove it")
+        shutil.rmtree(task_dir)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+
+
+def generate_renamed(
+    tasks: Sequence[Task],
+    out_dir: Path,
+    per_program: int = 2,
+    seed: int = 0,
+    workers: int = 2,
+    on_progress: OnProgress | None = None,
+    *,
+    force: bool = False,
+) -> GenerationReport:
+    """Write up to `per_program` validated renamed variants of each task into `out_dir`, with
+    the report in `out_dir/renamed.json`. Deterministic given `seed`; tasks run `workers` at a
+    time and calls to `on_progress` are serialised."""
+    if per_program < 1:
+        raise ValueError(f"per_program must be at least 1, not {per_program}")
+    start = time.monotonic()
+    if existing_tasks(out_dir):
+        if not force:
+            raise RenameError(f"{out_dir} already holds tasks; choose an empty directory or force")
+        clear_variants(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+
+    def notify(report: ProgramReport, done: bool) -> None:
+        if on_progress is not None:
+            with lock:
+                on_progress(report, done)
+
+    def work(task: Task) -> ProgramReport:
+        report = rename_program(task, out_dir, per_program, seed, lambda r: notify(r, False))
+        notify(report, True)
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        reports = list(pool.map(work, tasks))
+    report = GenerationReport(
+        out_dir, seed, per_program, sources_digest(tasks), reports, time.monotonic() - start
+    )
+    (out_dir / MANIFEST).write_text(json.dumps(report.to_dict(), indent=1) + "\n", "utf-8")
+    return report
+
+
+def ensure_renamed_suite(
+    out_dir: Path, source_tasks: Sequence[Task], per_program: int = 2, seed: int = 0
+) -> list[Task]:
+    """The renamed variants in `out_dir`, generated from `source_tasks` first unless they are
+    already there from the same tasks, `per_program` and `seed`."""
+    manifest = out_dir / MANIFEST
+    if existing_tasks(out_dir) and manifest.is_file():
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        made = tuple(meta.get(key) for key in ("format", "seed", "per_program", "sources"))
+        if made == (MANIFEST_FORMAT, seed, per_program, sources_digest(source_tasks)):
+            return load_task_tree(out_dir, SUITE)
+    generate_renamed(source_tasks, out_dir, per_program, seed, force=True)
+    return load_task_tree(out_dir, SUITE)
