@@ -3,11 +3,10 @@
 Usage: .venv/bin/python benchmarks/seeds.py [--seeds 0 1 2] [--param finetune.seed]
        [--out benchmarks/results/seeds.json] [--keep DIR] [--set KEY=VALUE ...]
 
-On a fresh copy of the project (see benchmarks/pipeline.py): `dvc repro` with the first seed,
-then `dvc exp run -S <param>=<seed>` for each other seed (DVC reruns the training stages and
-everything after them; rollout, extract, pair and split are shared). Each seed's whole
-metrics/eval.json and its wall time go to `--out` (format repo-agent.seeds/1), which
-`make results` renders into the README.
+For each seed, a fresh copy of the project (see benchmarks/pipeline.py) with `<param>=<seed>`
+runs the whole `dvc repro`, one seed after the other, so each duration is a full pipeline on an
+otherwise idle machine. Each seed's whole metrics/eval.json and its wall time go to `--out`
+(format repo-agent.seeds/1), which `make results` renders into the README.
 """
 
 from __future__ import annotations
@@ -30,31 +29,28 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--param", default="finetune.seed", help="the seed param to vary")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/seeds.json")
-    ap.add_argument("--keep", type=Path, help="build the copy here and keep it")
+    ap.add_argument("--keep", type=Path, help="build the copies here (seed<N>/) and keep them")
     ap.add_argument("--set", action="append", default=[], help="params override KEY=VALUE")
     args = ap.parse_args()
     if len(set(args.seeds)) != len(args.seeds):
         sys.exit("--seeds: each seed once")
-    repo = args.keep or Path(tempfile.mkdtemp(prefix="ra-seeds-")) / "repo"
-    first, *others = args.seeds
-    make_copy(repo, [*args.set, f"{args.param}={first}"])
-    print(f"repo: {repo}")
     runs = []
-    for k, seed in enumerate(args.seeds):
-        if k == 0:
-            seconds, out = run(repo, "dvc", "repro")
-            run(repo, "git", "add", "-A")
-            run(repo, "git", "commit", "-qm", "first seed")
-        else:
-            seconds, out = run(repo, "dvc", "exp", "run", "-S", f"{args.param}={seed}")
+    for seed in args.seeds:
+        base = (
+            args.keep / f"seed{seed}" if args.keep else Path(tempfile.mkdtemp(prefix="ra-seeds-"))
+        )
+        repo = base / "repo"
+        make_copy(repo, [*args.set, f"{args.param}={seed}"])
+        seconds, out = run(repo, "dvc", "repro")
         metrics = json.loads((repo / "metrics/eval.json").read_text())
         runs.append({"seed": seed, "duration_s": round(seconds, 1), "eval": metrics})
         dpo = metrics.get("dpo", {})
         shown = "  ".join(f"{m} {dpo.get(m)}" for m in HEADLINE)
-        print(f"seed {seed}: {seconds:.0f} s  {len(stages_run(out))} stages  dpo: {shown}")
-        if k:
-            run(repo, "git", "reset", "-q", "--hard")
-            run(repo, "dvc", "checkout", "-q", "--force")
+        print(
+            f"seed {seed}: {seconds:.0f} s  {len(stages_run(out))} stages  dpo: {shown}", flush=True
+        )
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     blob = {"format": "repo-agent.seeds/1", "param": args.param, "seeds": args.seeds, "runs": runs}
     args.out.write_text(json.dumps(blob, indent=1, sort_keys=True) + "\n")
@@ -65,8 +61,6 @@ def main() -> None:
                 mean, sd = statistics.mean(values), statistics.stdev(values)
                 print(f"{model:4} {m:20} {mean:.3f} ± {sd:.3f}  {values}")
     print(f"wrote {args.out}")
-    if not args.keep:
-        shutil.rmtree(repo.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

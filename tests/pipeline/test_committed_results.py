@@ -58,3 +58,10 @@ def test_dvc_lock_matches_the_committed_code_and_params() -> None:
     assert not stale, "rerun the pipeline (make repro) and commit what it wrote:\n" + "\n".join(
         stale
     )
+
+
+def test_the_readme_results_block_is_generated_from_the_committed_metrics() -> None:
+    proc = subprocess.run(
+        [sys.executable, "scripts/results.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

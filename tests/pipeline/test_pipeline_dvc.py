@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["suite"]["max_tasks"] = 6
+    params["suite"].update(names=["builtin"], max_tasks=6)
     params["rollout"]["teacher_rollouts"] = 1
     params["student"]["build"].update(
         vocab_size=400,
