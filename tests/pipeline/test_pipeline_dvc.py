@@ -157,7 +157,10 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
 
 
 def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
-    out = sh(repo, "dvc", "exp", "run", "-S", "rubric.loop_penalty=2", "-n", "loop2")
+    """A rubric param reruns the pairing and what follows, never the runs or SFT. (From the
+    default 1.5, a loop penalty of 1 drops the repeat pairs the tiny config has; 2 keeps the
+    same pairs there, and then DVC rightly skips DPO.)"""
+    out = sh(repo, "dvc", "exp", "run", "-S", "rubric.loop_penalty=1", "-n", "loop2")
     want = {"pair", "split", "dpo_pairs", "finetune@dpo", "eval@dpo", "report"}
     assert reran(out) == want, out[-3000:]
     for stage in ("rollout", "extract", "finetune@sft", "eval@base", "eval@sft"):
