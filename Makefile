@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: setup repro test test-fast lint fix demo results
+.PHONY: setup system-deps repro test test-fast lint fix demo results
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -12,7 +12,16 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(VENV_STAMP)
 
-setup: $(VENV_STAMP)
+setup: system-deps $(VENV_STAMP)
+
+# bubblewrap sandboxes agent-written tests (read-only system, no network); without it they run
+# unisolated, with a warning. Optional: a failed install only warns.
+system-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends bubblewrap; \
+	} || echo "warning: could not install bubblewrap; agent-written tests will run without file and network isolation" >&2
 
 repro: $(VENV_STAMP)
 	test -d .dvc || .venv/bin/dvc init -q

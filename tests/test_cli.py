@@ -103,7 +103,7 @@ def test_run_writes_results_and_traces_and_resumes(tmp_path: Path) -> None:
     assert traces.read_bytes() == trace_bytes and out.read_bytes() == result_bytes
 
     # More rollouts: only the missing run is added.
-    more = cli(*args, "--rollouts", "2", "--explore", "0.5")
+    more = cli(*args, "--rollouts", "2")
     assert more.returncode == 0, output(more)
     results = read_results(out)
     assert [r.run_id for r in results] == ["a_binary_search:oracle:0", "a_binary_search:oracle:1"]
@@ -125,7 +125,10 @@ def test_run_without_out_prints_a_summary() -> None:
         (["run", "--task", "a_binary_search", "--all"], "give --task ID (repeatable) or --all"),
         (["run", "--task", "no_such_task"], "unknown task id(s): no_such_task"),
         (["run", "--task", "a_binary_search", "--task", "zzz"], "unknown task id(s): zzz"),
-        (["run", "--task", "a_binary_search", "--test-policy", "sometimes"], "test_policy"),
+        (
+            ["run", "--task", "a_binary_search", "--test-policy", "sometimes"],
+            "--test-policy: Input should be 'never', 'on_final' or 'after_write'",
+        ),
         (["run", "--suite", "nope", "--all"], "unknown suite 'nope'"),
         (["run", "--suite", "quixbugs", "--all"], "needs --path"),
         (["tasks", "list", "--suite", "mutants"], "needs --path"),
@@ -151,3 +154,16 @@ def test_invalid_option_values_are_usage_errors(args: list[str]) -> None:
     proc = cli(*args)
     assert proc.returncode == 2, output(proc)
     assert "Invalid value" in proc.stderr or "No such command" in proc.stderr
+
+
+def test_run_refuses_other_settings_on_the_same_out(tmp_path: Path) -> None:
+    out = tmp_path / "results.jsonl"
+    args = ["run", "--task", "a_gcd_lcm", "--out", out]
+    assert cli(*args).returncode == 0
+    before = out.read_bytes()
+    proc = cli(*args, "--explore", "0.5")
+    assert proc.returncode == 2
+    text = " ".join(output(proc).split())
+    assert f"error: {out} holds runs made with other settings: explore 0.0 → 0.5" in text
+    assert "--force" in text and out.read_bytes() == before
+    assert json.loads((tmp_path / "results.settings.json").read_text())["explore"] == 0.0

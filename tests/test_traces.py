@@ -1,8 +1,10 @@
-"""Trace files: round trip, resuming after a write cut short, and format versions."""
+"""Trace files: round trip, resuming after a write cut short, corrupted and duplicated lines,
+format versions, and the output lock."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -13,12 +15,15 @@ from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.task import Task
 from repo_agent.traces import (
+    OutputLockedError,
     TraceFormatError,
     TraceWriter,
+    output_lock,
     parse_line,
     read_results,
     read_trace,
     read_traces,
+    traces_beside,
 )
 
 SCRIPT = [
@@ -183,36 +188,181 @@ def test_read_traces_concatenates(tmp_path: Path, runs: list[Run]) -> None:
     assert len(trace.steps) == sum(len(s) for s, _ in runs)
 
 
-@pytest.mark.parametrize("fmt", ["repo-agent.trace/2", "repo-agent.result/0", None, "other"])
+@pytest.mark.parametrize("fmt", ["repo-agent.trace/2", "repo-agent.result/0", "other"])
 def test_unknown_format_version_is_an_error(
     tmp_path: Path, runs: list[Run], fmt: str | None
 ) -> None:
+    # A newer (or foreign) format is not corruption: skipping its lines would lose them.
     steps, line = runs[0]
     obj = json.loads(steps[0].model_dump_json())
-    if fmt is None:
-        del obj["format"]
-    else:
-        obj["format"] = fmt
+    obj["format"] = fmt
     path = tmp_path / "t.traces.jsonl"
     path.write_text(json.dumps(obj) + "\n" + line.model_dump_json() + "\n", encoding="utf-8")
+    before = path.read_bytes()
     with pytest.raises(TraceFormatError, match=r"t\.traces\.jsonl:1: unknown trace format"):
         read_trace(path)
     with pytest.raises(TraceFormatError):
         TraceWriter(path)  # a writer never appends to a file it cannot read
+    assert path.read_bytes() == before
     with pytest.raises(TraceFormatError, match="reads repo-agent.trace/1 and repo-agent.result/1"):
         parse_line(json.dumps(obj))
 
 
-def test_schema_violations_and_corrupt_middle_lines_are_errors(
-    tmp_path: Path, runs: list[Run]
+def corrupt(kind: str, raw: str) -> str:
+    """A trace line damaged in one of the ways a disk, an editor or a bad merge damages it."""
+    obj = json.loads(raw)
+    if kind == "not json":
+        return raw[: len(raw) // 2]
+    if kind == "binary":
+        return "\x00\ufffd\ufffdPK\x03\x04"
+    if kind == "array":
+        return json.dumps([obj])
+    if kind == "untagged":
+        return json.dumps({k: v for k, v in obj.items() if k != "format"})
+    if kind == "off schema":
+        return json.dumps({**obj, "surprise": 1})
+    raise AssertionError(kind)
+
+
+KINDS = ["not json", "binary", "array", "untagged", "off schema"]
+
+
+def file_lines(runs: list[Run]) -> list[str]:
+    return [
+        x.model_dump_json(exclude_none=True) if isinstance(x, StepRecord) else x.model_dump_json()
+        for steps, line in runs
+        for x in [*steps, line]
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("where", ["step", "result"])
+def test_a_corrupted_middle_line_is_skipped_with_one_warning(
+    tmp_path: Path, runs: list[Run], kind: str, where: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    steps, line = runs[0]
-    bad = json.loads(steps[0].model_dump_json())
-    bad["surprise"] = 1
+    trace_path, results_path = tmp_path / "t.traces.jsonl", tmp_path / "t.jsonl"
+    lines = file_lines(runs)
+    # Five lines a run (four steps, a result): run 2's second step, or its result line.
+    bad = 7 if where == "step" else 10
+    lines[bad - 1] = corrupt(kind, lines[bad - 1])
+    trace_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first, second, third = (line.result.run_id for _, line in runs)
+
+    caplog.set_level(logging.WARNING, logger="repo_agent.traces")
+    trace = read_trace(trace_path)
+    # Run 2 lost a step or its result: it is not read (a resume runs it again).
+    assert [r.result.run_id for r in trace.results] == [first, third]
+    assert dump(trace.steps) == dump([*runs[0][0], *runs[2][0]])
+    assert trace.skipped_lines == [bad]
+    assert trace.dropped_runs == ([second] if where == "step" else [])
+    [warning] = caplog.records
+    assert f"t.traces.jsonl: skipped 1 corrupted line(s) lines {bad} (" in warning.getMessage()
+
+    # The writer compacts the bad line away and reports the runs it kept.
+    writer = TraceWriter(trace_path, results_path=results_path)
+    assert writer.done == {first, third}
+    assert [r.run_id for r in read_results(results_path)] == [first, third]
+    for raw in trace_path.read_text(encoding="utf-8").rstrip("\n").split("\n"):
+        parse_line(raw)
+    writer.write_run(*runs[1])
+    caplog.clear()
+    assert [r.result.run_id for r in read_trace(trace_path).results] == [first, third, second]
+    assert caplog.records == []  # clean again
+
+
+def test_several_corrupted_lines_are_one_warning(
+    tmp_path: Path, runs: list[Run], caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "t.traces.jsonl"
-    path.write_text(json.dumps(bad) + "\n", encoding="utf-8")
-    with pytest.raises(TraceFormatError, match="invalid trace line"):
-        read_trace(path)
-    path.write_text("{not json\n" + line.model_dump_json() + "\n", encoding="utf-8")
-    with pytest.raises(TraceFormatError, match=r":1: not JSON"):
-        read_trace(path)
+    lines = file_lines(runs)
+    lines[1], lines[12] = "{oops", "garbage"  # a step of run 1, a step of run 3
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="repo_agent.traces")
+    trace = read_trace(path)
+    assert trace.skipped_lines == [2, 13]
+    assert [r.result.run_id for r in trace.results] == [runs[1][1].result.run_id]
+    [warning] = caplog.records
+    assert "skipped 2 corrupted line(s) lines 2,13" in warning.getMessage()
+    assert "dropped 2 run(s) left incomplete or recorded twice" in warning.getMessage()
+
+
+def test_an_off_schema_last_line_is_reported_but_a_cut_one_is_not(
+    tmp_path: Path, runs: list[Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "t.traces.jsonl"
+    lines = file_lines(runs[:1])
+    caplog.set_level(logging.WARNING, logger="repo_agent.traces")
+    path.write_text("\n".join([*lines, lines[0][:30]]), encoding="utf-8")
+    assert len(read_trace(path).results) == 1 and caplog.records == []
+    path.write_text("\n".join([*lines, corrupt("off schema", lines[0])]), encoding="utf-8")
+    assert read_trace(path).skipped_lines == [len(lines) + 1] and len(caplog.records) == 1
+
+
+def test_a_file_without_trace_lines_is_an_error(tmp_path: Path, runs: list[Run]) -> None:
+    # A results file given as traces: all its lines are untagged. Not an empty trace, and a
+    # writer must not "compact" it to nothing.
+    trace_path, results_path = tmp_path / "t.traces.jsonl", tmp_path / "t.jsonl"
+    writer = TraceWriter(trace_path, results_path=results_path)
+    for steps, line in runs:
+        writer.write_run(steps, line)
+    before = results_path.read_bytes()
+    with pytest.raises(
+        TraceFormatError, match=r"t\.jsonl: no trace line in the file \(lines 1,2,3"
+    ):
+        read_trace(results_path)
+    with pytest.raises(TraceFormatError):
+        TraceWriter(results_path)
+    assert results_path.read_bytes() == before
+
+
+def test_a_run_recorded_twice_is_read_once_and_compaction_does_not_double_it(
+    tmp_path: Path, runs: list[Run], caplog: pytest.LogCaptureFixture
+) -> None:
+    # What two writers racing on one file left before the lock: a run appended twice.
+    path = tmp_path / "t.traces.jsonl"
+    lines = file_lines(runs)
+    first = lines[:5]  # run 1: four steps and its result
+    path.write_text("\n".join([*lines, *first]) + "\n", encoding="utf-8")
+    caplog.set_level(logging.WARNING, logger="repo_agent.traces")
+    trace = read_trace(path)
+    assert [r.result.run_id for r in trace.results] == [ln.result.run_id for _, ln in runs]
+    assert dump(trace.steps) == dump([s for steps, _ in runs for s in steps])
+    assert trace.dropped_runs == [runs[0][1].result.run_id]
+    assert "recorded twice" in caplog.records[0].getMessage()
+    TraceWriter(path)
+    compacted = path.read_bytes()
+    assert compacted.decode().count("\n") == len(lines)
+    TraceWriter(path)
+    assert path.read_bytes() == compacted  # stable: no doubling on each resume
+
+
+def test_interleaved_duplicate_runs_are_dropped(tmp_path: Path, runs: list[Run]) -> None:
+    # Two writers appending the same run id line by line: neither copy is whole.
+    path = tmp_path / "t.traces.jsonl"
+    run1 = file_lines(runs[:1])
+    mixed = [x for pair in zip(run1, run1, strict=True) for x in pair]
+    path.write_text("\n".join([*mixed, *file_lines(runs[1:])]) + "\n", encoding="utf-8")
+    trace = read_trace(path)
+    assert [r.result.run_id for r in trace.results] == [ln.result.run_id for _, ln in runs[1:]]
+    assert trace.dropped_runs == [runs[0][1].result.run_id] * 2
+
+
+def test_output_lock_admits_one_holder(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "runs.jsonl"
+    with output_lock(out) as lock:
+        assert lock == tmp_path / "sub" / "runs.jsonl.lock" and lock.is_file()
+        # flock conflicts between two opens even in one process, as between two processes.
+        with (
+            pytest.raises(
+                OutputLockedError,
+                match=rf"another repo-agent run is writing {out} \(lock {lock}\)",
+            ),
+            output_lock(out),
+        ):
+            pass
+    with output_lock(out):  # released at the end of the block
+        pass
+
+
+def test_traces_beside() -> None:
+    assert traces_beside(Path("runs/x.jsonl")) == Path("runs/x.traces.jsonl")

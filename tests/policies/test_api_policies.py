@@ -13,15 +13,15 @@ from fake_api import FakeAPI, Fault, oracle_responder
 from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
-from repo_agent.policies.cache import cache_key
+from repo_agent.policies.cache import ResponseCache, cache_key
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import make_policy
-from repo_agent.policies.secrets import scrub
-from repo_agent.records import Message, ResultLine, StepRecord
+from repo_agent.records import Message, ResultLine, StepRecord, Usage
 from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.policy import PolicyRequest
-from repo_agent.runtime.task import Task
+from repo_agent.runtime.task import Task, TaskSpec
+from repo_agent.secrets import scrub
 from repo_agent.traces import TraceWriter
 
 OPENAI_KEY = "sk-test-SECRETKEY0123456789"
@@ -301,3 +301,101 @@ def test_cli_run_with_api_options(
         assert api.calls("POST", "/v1/chat/completions")
     assert json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[0])["success"] is True
     assert not (tmp_path / "cache").exists()  # --no-cache: nothing read or written
+
+
+PROJ_KEY = "sk-proj-Hk4nB7xC1vZ9mQ2wE5rT8yU3iO6pA0sD"
+LEAKS = (PROJ_KEY, PROJ_KEY.removeprefix("sk-proj-"), PROJ_KEY[10:25], PROJ_KEY[-12:])
+
+
+def leaky_task(tmp_path: Path) -> Task:
+    root = tmp_path / "repo"
+    files = {
+        "app.py": "def f():\n    return 1\n",
+        "settings.env": f"OPENAI_API_KEY={PROJ_KEY}\n",
+        "tests/test_app.py": "from app import f\n\n\ndef test_f():\n    assert f() == 2\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    spec = TaskSpec(
+        id="leaky", goal="Fix app.py.", difficulty="easy", category="hostile",
+        expected_files=["app.py"], test_cmd="python -m pytest -q tests",
+    )  # fmt: skip
+    return Task(spec=spec, files={rel: root / rel for rel in files}, fix=None)
+
+
+def echoing_model(body: dict) -> dict:
+    """A model that makes its tests print the key, reads it from a file, then echoes it whole,
+    without its prefix and in part."""
+    leak_test = (
+        "import os\n\n\ndef test_leak():\n"
+        "    assert False, (os.environ.get('OPENAI_API_KEY'), open('settings.env').read())\n"
+    )
+    echo = f"{PROJ_KEY} / {LEAKS[1]} / {LEAKS[2]}"
+    script = [
+        {"type": "tool_call", "name": "write_file",
+         "args": {"rel_path": "tests/test_leak.py", "content": leak_test}},
+        {"type": "tool_call", "name": "read_file", "args": {"rel_path": "settings.env"}},
+        {"type": "tool_call", "name": "list_files", "args": {"thought": f"key: {echo}"}},
+        {"type": "final", "summary": f"the key is {echo}"},
+    ]  # fmt: skip
+    turn = sum(m["role"] == "assistant" for m in body["messages"])
+    return {"role": "assistant", "content": json.dumps(script[min(turn, len(script) - 1)])}
+
+
+def test_an_echoed_or_printed_key_reaches_no_file_and_no_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", PROJ_KEY)
+    caplog.set_level(logging.DEBUG)
+    task = leaky_task(tmp_path)
+    out = tmp_path / "out"
+    with FakeAPI(echoing_model) as api:
+        cfg = api_config(api, cache=True, cache_dir=str(out / "cache"), concurrency=1)
+        writer = TraceWriter(out / "runs.traces.jsonl", results_path=out / "runs.jsonl")
+        config = AgentConfig(test_policy="after_write", max_steps=8)
+        run_episodes(
+            [RunSpec(task, "leaky:0")], make_policy(cfg, [task], "json"), config, writer.write_run
+        )
+        chats = api.calls("POST", "/v1/chat/completions")
+    assert len(chats) == 4
+    assert chats[0].headers["authorization"] == f"Bearer {PROJ_KEY}"  # the key was in use
+    for req in chats:
+        body = req.body.decode()
+        assert [x for x in LEAKS if x in body] == [], body
+    assert "OPENAI_API_KEY=***" in chats[2].body.decode()  # the read came back, masked
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len([p for p in written if p.suffix == ".json"]) == 4  # cache entries
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert [x for x in LEAKS if x in text] == [], path
+    result = json.loads((out / "runs.jsonl").read_text().splitlines()[0])
+    assert result["final_summary"] == "the key is *** / *** / ***"
+    assert [x for x in LEAKS if x in caplog.text] == []
+
+
+def test_the_cache_stores_a_scrubbed_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", PROJ_KEY)
+    cache = ResponseCache(tmp_path)
+    msg = Message(role="assistant", content=f"echo {PROJ_KEY[8:30]}")
+    cache.put("ab" + "0" * 62, "openai", "m", msg, Usage())
+    [path] = tmp_path.rglob("*.json")
+    assert PROJ_KEY[8:30] not in path.read_text(encoding="utf-8")
+    hit = cache.get("ab" + "0" * 62)
+    assert hit is not None and hit[0].content == "echo ***"
+
+
+def test_a_custom_key_env_is_scrubbed_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    custom = "corp-9Fh2Kd8Lq3Zm7Xn4Bv6C"
+    monkeypatch.setenv("CORP_LLM_KEY", custom)
+    with FakeAPI(lambda body: {"role": "assistant", "content": f"echo {custom[5:]}"}) as api:
+        policy = make_policy(api_config(api, api_key_env="CORP_LLM_KEY"), [], "json")
+        api.fail("chat", Fault(401, "bad key", echo_auth=True))
+        [bad] = policy.complete([request()])
+        [echo] = policy.complete([request("again")])
+        assert api.requests[0].headers["authorization"] == f"Bearer {custom}"
+    assert custom not in (bad.error or "") and "bad key (got ***)" in (bad.error or "")
+    assert echo.message.content == "echo ***"
+    assert scrub(f"later: {custom[2:16]}") == "later: ***"  # registered for every scrub

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from repo_agent.runtime.protocol import (
     TOOL_RESULT_PREFIX,
     system_prompt,
 )
-from repo_agent.runtime.task import Task
+from repo_agent.runtime.task import Task, TaskSpec
 from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.runtime.workspace import Workspace
 
@@ -402,3 +403,208 @@ def test_config_rejects_unknown_and_bad_values() -> None:
         AgentConfig(test_policy="sometimes")
     with pytest.raises(ValueError):
         AgentConfig(max_steps=0)
+
+
+# --- hostile runs: keys, wall time, broken test commands, loops ---------------------------------
+
+KEY = "sk-proj-Zq8mW3vR7tY1uI5oP9aS2dF6gH0jK4lX"
+BODY = KEY.removeprefix("sk-proj-")
+FRAGMENT = KEY[12:27]  # 15 characters from the middle
+
+
+def make_task(
+    tmp_path: Path, files: dict[str, str], test_cmd: str = "python -m pytest -q tests", **spec
+) -> Task:
+    """A task whose repository is `files`, written under tmp_path."""
+    root = tmp_path / "task_repo"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    fields = {
+        "id": "hostile",
+        "goal": "Fix app.py.",
+        "difficulty": "easy",
+        "category": "hostile",
+        "expected_files": ["app.py"],
+        "test_cmd": test_cmd,
+        **spec,
+    }
+    return Task(spec=TaskSpec(**fields), files={rel: root / rel for rel in files}, fix=None)
+
+
+def leaks(text: str) -> list[str]:
+    return [s for s in (KEY, BODY, FRAGMENT, KEY[-12:]) if s in text]
+
+
+def dumped(steps: list[StepRecord], line: ResultLine) -> str:
+    return "\n".join([*(s.model_dump_json() for s in steps), line.model_dump_json()])
+
+
+def test_a_key_never_reaches_the_conversation_or_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    task = make_task(
+        tmp_path,
+        {
+            "app.py": "def f():\n    return 1\n",
+            "settings.env": f"OPENAI_API_KEY={KEY}\n",
+            "tests/test_app.py": "from app import f\n\n\ndef test_f():\n    assert f() == 2\n",
+        },
+    )
+    leak_test = (
+        "import os\n\n\ndef test_leak():\n"
+        "    assert False, (os.environ.get('OPENAI_API_KEY'), open('settings.env').read())\n"
+    )
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)  # JSON escapes hide it from a text scrub
+    script = [
+        call("write_file", rel_path="tests/test_leak.py", content=leak_test),  # tests print it
+        call("read_file", rel_path="settings.env"),  # the observation holds it
+        call("list_files", thought=f"the key is {KEY}, or {BODY}, or part: {FRAGMENT}"),
+        '{"type":"tool_call","name":"write_file","args":{"rel_path":"app.py","content":"'
+        + escaped
+        + '"}}',
+        Message(
+            role="assistant",
+            content="",
+            tool_calls=[
+                NativeToolCall(id=KEY, function={"name": "grep", "arguments": f'["{BODY}"]'})
+            ],
+        ),
+        json.dumps({"type": "final", "summary": f"done {KEY} {BODY} {FRAGMENT}"}),
+    ]
+    steps, line, policy = one(task, script, test_policy="after_write", max_steps=20)
+    assert "[tests failed]" in steps[0].observation and "***" in steps[0].observation
+    assert "OPENAI_API_KEY=***" in steps[1].observation
+    assert leaks(dumped(steps, line)) == []
+    for req in policy.seen:  # nothing the policy is sent holds it either
+        assert leaks(json.dumps([m.dump() for m in req.messages])) == []
+    assert line.result.final_summary == "done *** *** ***"
+    assert "+***" in line.diff  # the escaped key was decoded, then masked before the write
+
+
+def test_a_policy_error_holding_the_key_is_scrubbed(
+    bsearch_task: Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+    class LeakyFailure(FailingPolicy):
+        def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
+            msg = Message(role="assistant", content="")
+            return [Completion(message=msg, error=f"401: invalid key {BODY}") for _ in requests]
+
+    done: list = []
+    run_episodes(
+        [RunSpec(bsearch_task, "r0")],
+        LeakyFailure(ok=0),
+        AgentConfig(),
+        lambda s, ln: done.append(ln),
+    )
+    assert done[0].result.error == "policy error: 401: invalid key ***"
+
+
+SLOW_CHECK = """import os, sys, time
+if not os.path.exists("ran_once"):  # the run after the write hangs; the judge does not
+    open("ran_once", "w").close()
+    time.sleep(60)
+sys.exit(1)
+"""
+
+
+def test_wall_time_bounds_a_test_run_inside_a_step(tmp_path: Path) -> None:
+    task = make_task(
+        tmp_path, {"app.py": "x = 1\n", "check.py": SLOW_CHECK}, "python check.py", timeout_s=30
+    )
+    script = [call("write_file", rel_path="app.py", content="x = 2\n"), call("list_files")]
+    start = time.monotonic()
+    steps, line, _ = one(task, script, test_policy="after_write", max_wall_s=0.5, sandbox="none")
+    elapsed = time.monotonic() - start
+    assert elapsed < 10  # the test run was given 0.5 s, not the task's 30 s
+    r = line.result
+    assert r.steps == 1 and r.error == "wall-time limit reached (max_wall_s=0.5)"
+    assert "[tests failed]" in steps[0].observation and "timed out" in steps[0].observation
+
+
+def test_the_deadline_is_given_to_every_tool_call(
+    bsearch_task: Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[float | None] = []
+    real = agent_module.execute_tool
+
+    def recording(*args, deadline: float | None = None, **kwargs):
+        seen.append(deadline)
+        return real(*args, deadline=deadline, **kwargs)
+
+    monkeypatch.setattr(agent_module, "execute_tool", recording)
+    ep = Episode(RunSpec(bsearch_task, "r"), AgentConfig(test_policy="never", max_wall_s=7), "h")
+    ep.advance(
+        ep.request(),
+        Completion(message=Message(role="assistant", content=call("grep", pattern="x"))),
+    )
+    ep.finish()
+    assert seen == [ep.started + 7]
+
+
+def test_past_the_deadline_tests_after_a_write_do_not_run(tmp_path: Path) -> None:
+    task = make_task(tmp_path, {"app.py": "x = 1\n", "check.py": SLOW_CHECK}, "python check.py")
+    ep = Episode(RunSpec(task, "r"), AgentConfig(test_policy="after_write", max_wall_s=1), "h")
+    ep.deadline = time.monotonic() - 1
+    write = call("write_file", rel_path="app.py", content="x = 2\n")
+    ep.advance(ep.request(), Completion(message=Message(role="assistant", content=write)))
+    assert "[tests not run: wall-time limit reached]" in ep.steps[0].observation
+    assert ep.test_runs == 0 and ep.error.startswith("wall-time limit reached")
+    ep.ws.cleanup()
+
+
+@pytest.mark.parametrize("test_policy", ["after_write", "on_final"])
+def test_a_test_command_that_cannot_start_ends_the_run(tmp_path: Path, test_policy: str) -> None:
+    task = make_task(tmp_path, {"app.py": "x = 1\n"}, "no-such-test-runner-xyz -q")
+    script = [call("write_file", rel_path="app.py", content="x = 2\n"), call("list_files"), FINAL]
+    steps, line, _ = one(task, script, test_policy=test_policy)
+    r = line.result
+    assert r.error is not None and r.error.startswith("test command cannot start: ")
+    assert r.error.count("cannot start") == 1 and "no-such-test-runner-xyz" in r.error
+    assert not r.success and r.test_runs == 0
+    if test_policy == "after_write":
+        assert r.steps == 1 and "[tests could not start]" in steps[0].observation
+    else:
+        assert r.steps == 3
+
+
+def test_alternation_is_answered_with_a_reflection(bsearch_task: Task) -> None:
+    a, b = call("read_file", rel_path="bsearch.py"), call("list_files", rel_dir="tests")
+    steps, line, _ = one(bsearch_task, [a, b, a, b, a, FINAL])
+    assert [s.loop_flags for s in steps] == [[], [], [], ["alternation"], ["alternation"], []]
+    assert steps[3].observation.startswith(REFLECTION_PREFIX)
+    assert "back and forth" in steps[3].observation
+    assert line.result.loop_detections == 2
+
+
+def test_loop_window_is_the_agents(bsearch_task: Task) -> None:
+    abc = [call("read_file", rel_path=p) for p in ("bsearch.py", "tests/test_bsearch.py")]
+    abc.append(call("list_files"))
+    _, wide, _ = one(bsearch_task, [*abc, *abc, FINAL], loop_window=6)
+    _, narrow, _ = one(bsearch_task, [*abc, *abc, FINAL], loop_window=4)
+    assert wide.result.loop_detections == 1 and narrow.result.loop_detections == 0
+
+
+def test_spellings_of_one_read_are_a_loop(bsearch_task: Task) -> None:
+    reads = [
+        call("read_file", rel_path=p)
+        for p in ("bsearch.py", "./bsearch.py", "bsearch.py ", "././bsearch.py")
+    ]
+    steps, line, _ = one(bsearch_task, [*reads, FINAL])
+    assert line.result.loop_detections == 3
+    assert [s.loop_flags for s in steps[:4]] == [
+        [],
+        ["exact_repeat"],
+        ["exact_repeat"],
+        ["exact_repeat"],
+    ]
+
+
+def test_duplicate_keys_are_a_parse_error(bsearch_task: Task) -> None:
+    dup = '{"type":"final","type":"tool_call","name":"list_files","args":{}}'
+    steps, line, _ = one(bsearch_task, [dup, FINAL])
+    assert steps[0].parse_error == "duplicate_key" and steps[0].action is None
+    assert line.result.parse_errors == 1 and line.result.tool_calls == 0

@@ -93,6 +93,11 @@ ERROR_CASES = [
     ("", ParseErrorCode.EMPTY),
     ("   \n\t ", ParseErrorCode.EMPTY),
     (None, ParseErrorCode.EMPTY),
+    # json.loads keeps the last of two equal keys: this would pass as a list_files call.
+    (
+        '{"type":"final","type":"tool_call","name":"list_files","args":{}}',
+        ParseErrorCode.DUPLICATE_KEY,
+    ),
 ]
 
 
@@ -236,6 +241,10 @@ def test_native_final_is_plain_content() -> None:
         (native("read_file", '{"rel_path":1}'), ParseErrorCode.BAD_ARG_TYPE),
         (native("list_files", '{"dir":"."}'), ParseErrorCode.UNKNOWN_ARG),
         (
+            native("read_file", '{"rel_path":"a.py","rel_path":"b.py"}'),
+            ParseErrorCode.DUPLICATE_KEY,
+        ),
+        (
             Message(
                 role="assistant",
                 content="",
@@ -251,6 +260,31 @@ def test_native_final_is_plain_content() -> None:
 def test_native_errors(message: Message, code: ParseErrorCode) -> None:
     out = parse_native_action(message)
     assert isinstance(out, ParseError) and out.code == code
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"type":"final","summary":"a","summary":"b"}',
+        '{"type":"tool_call","name":"grep","name":"read_file","args":{"rel_path":"a.py"}}',
+        '{"type":"tool_call","name":"read_file","args":{"rel_path":"a.py"},"args":{}}',
+        '{"type":"tool_call","name":"read_file","args":{"rel_path":"a.py","rel_path":"b.py"}}',
+        # Any level, even where the value is wrong anyway; thought counts too.
+        '{"type":"tool_call","name":"read_file","args":{"rel_path":{"x":1,"x":2}}}',
+        '{"type":"tool_call","name":"list_files","args":{"thought":"a","thought":"b"}}',
+        # Keys equal once decoded are equal: "\\u0074ype" is "type".
+        '{"type":"final","\\u0074ype":"final","summary":"x"}',
+    ],
+)
+def test_duplicate_keys_at_any_level_are_rejected(content: str) -> None:
+    out = parse_json_action(content)
+    assert isinstance(out, ParseError) and out.code == ParseErrorCode.DUPLICATE_KEY, out
+    assert "appears twice" in out.message()
+
+
+def test_equal_values_under_different_keys_are_fine() -> None:
+    out = parse_json_action('{"type":"final","summary":"final"}')
+    assert out == FinalAction(summary="final")
 
 
 def test_json_protocol_ignores_native_calls() -> None:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import Sandbox
 
-from repo_agent.runtime.tools import THOUGHT, TOOLS, ToolLimits, execute_tool, openai_tool_schemas
+from repo_agent.runtime.regex import compile_pattern
+from repo_agent.runtime.tools import (
+    THOUGHT,
+    TOOLS,
+    ToolLimits,
+    execute_tool,
+    openai_tool_schemas,
+)
+from repo_agent.runtime.workspace import WorkspaceError
 
 
 def test_four_tools_with_required_args() -> None:
@@ -146,3 +156,65 @@ def test_write_creates_dirs_and_reports_size(sandbox: Sandbox) -> None:
         sandbox.ws, "write_file", {"rel_path": "max.py", "content": "x" * 200_000}
     )
     assert at_limit.ok
+
+
+LINES = [
+    "def area(r):",
+    "    return 3.14 * r * r  ",
+    "café = 1\u00a0# nbsp",
+    "x\x1fy",
+    "\u0663\u0664 = arabic digits",
+    "ſtraße KELVIN \u212a",
+    "class Élan(Base):",
+    "",
+    "tab\there",
+]
+PATTERNS = [
+    r"def \w+\(",
+    r"\w+é",
+    r"^\s*return",
+    r"\s+$",
+    r"x\sy",
+    r"\d\d",
+    r"(?a)\d",
+    r"(?a)\w+ =",
+    r"(?i)STRASSE|kelvin \w",
+    r"(?ai)k",
+    r"(?i)ſ",
+    r"(?x) class \s+ (\w+) \(",
+    r"[^\W\d_]{4}",
+    r"\S+\Z",
+    r"^$",
+    r"a.e",
+    r"\u00e9|\N{NO-BREAK SPACE}",
+    r"\bdef\b",
+    r"(?i:ÉLAN)\(",
+    r"[a-c]{2,}?",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_grep_keeps_pythons_meaning_on_a_line(sandbox: Sandbox, pattern: str) -> None:
+    (sandbox.ws.root / "lines.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    result = execute_tool(sandbox.ws, "grep", {"pattern": pattern, "rel_dir": "lines.txt"})
+    expected = [
+        f"lines.txt:{n}: {line.strip()}"
+        for n, line in enumerate(LINES, start=1)
+        if re.search(pattern, line)
+    ]
+    assert result.ok
+    assert result.text == ("\n".join(expected) if expected else "(no matches)")
+
+
+def test_word_boundaries_are_ascii_in_the_linear_engine() -> None:
+    # The one known difference from `re`: RE2's \b sees only ASCII word characters.
+    assert re.search(r"\bfoo", "éfoo") is None
+    assert compile_pattern(r"\bfoo").search("éfoo") is not None
+    assert compile_pattern(r"\bfoo").search("afoo") is None
+
+
+def test_unsupported_patterns_name_the_feature() -> None:
+    with pytest.raises(WorkspaceError, match="uses a backreference, a feature the linear-time"):
+        compile_pattern(r"(a)\1")
+    with pytest.raises(WorkspaceError, match="invalid regular expression"):
+        compile_pattern("(")

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import socket
+import tempfile
+import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import Sandbox
 
+from repo_agent.runtime import workspace as workspace_module
+from repo_agent.runtime.diff import Opaque
 from repo_agent.runtime.tools import ToolLimits, execute_tool
-from repo_agent.runtime.workspace import Workspace, WorkspaceError
+from repo_agent.runtime.workspace import TimeLimitError, Workspace, WorkspaceError
 
 Setup = Callable[[Sandbox], None]
 
@@ -34,6 +40,11 @@ def write_bytes(name: str, data: bytes) -> Setup:
         (sb.ws.root / name).write_bytes(data)
 
     return setup
+
+
+def sparse_gib(sb: Sandbox) -> None:
+    with open(sb.ws.root / "huge.dat", "wb") as f:
+        f.truncate(1 << 30)
 
 
 def link_loop(sb: Sandbox) -> None:
@@ -265,6 +276,35 @@ HOSTILE: list[tuple[str, Setup, str, dict, tuple[str, ...]]] = [
     ("missing_dir", nothing, "list_files", {"rel_dir": "nope"}, ("no such directory",)),
     ("url_path", nothing, "read_file", {"rel_path": "file:///etc/passwd"}, ("no such file",)),
     ("unknown_tool", nothing, "run_shell", {"cmd": "cat /etc/passwd"}, ("unknown tool",)),
+    # Patterns the linear-time engine cannot run are refused, naming the feature.
+    ("regex_backreference", nothing, "grep", {"pattern": r"(\w)\1"}, ("backreference", "linear")),
+    ("regex_lookahead", nothing, "grep", {"pattern": "def(?= f)"}, ("lookahead", "linear")),
+    ("regex_lookbehind", nothing, "grep", {"pattern": "(?<!x)def"}, ("lookbehind", "linear")),
+    ("regex_conditional", nothing, "grep", {"pattern": "(a)?(?(1)b|c)"}, ("conditional",)),
+    ("regex_possessive", nothing, "grep", {"pattern": "a*+b"}, ("possessive", "linear")),
+    ("regex_atomic", nothing, "grep", {"pattern": "(?>a+)b"}, ("atomic", "linear")),
+    ("regex_repeat_1001", nothing, "grep", {"pattern": "a{1001}"}, ("above 1000",)),
+    # Names that could forge lines or reorder text are refused.
+    ("newline_path_read", nothing, "read_file", {"rel_path": "pkg\nREADME.md"}, ("control",)),
+    (
+        "bidi_path_write",
+        nothing,
+        "write_file",
+        {"rel_path": "evil\u202eyp.py", "content": "x"},
+        ("bidirectional", "\\u202e"),
+    ),
+    ("escape_seq_list", nothing, "list_files", {"rel_dir": "pkg\x1b[2J"}, ("control", "\\x1b")),
+    ("cr_grep_dir", nothing, "grep", {"pattern": "x", "rel_dir": "a\rb"}, ("control",)),
+    ("lrm_path_read", nothing, "read_file", {"rel_path": "a\u200e.py"}, ("bidirectional",)),
+    # Big files are refused before they are read.
+    ("sparse_gib_read", sparse_gib, "read_file", {"rel_path": "huge.dat"}, ("binary",)),
+    (
+        "huge_text_read",
+        write_bytes("big.txt", b"x" * 2_000_001),
+        "read_file",
+        {"rel_path": "big.txt"},
+        ("2000001 bytes", "2000000"),
+    ),
 ]
 
 
@@ -326,12 +366,118 @@ def test_inward_links_work(sandbox: Sandbox) -> None:
     assert "alias.py" in execute_tool(sandbox.ws, "list_files", {}).text
 
 
-def test_catastrophic_regex_on_bounded_input_finishes(sandbox: Sandbox) -> None:
-    (sandbox.ws.root / "evil.txt").write_text("a" * 18 + "!\n", encoding="utf-8")
+def test_catastrophic_regex_finishes_at_once(sandbox: Sandbox) -> None:
+    # Backtracking `re` took 77 s on 30 a's (doubling per a); RE2 is linear.
+    (sandbox.ws.root / "evil.txt").write_text("a" * 30 + "!\n", encoding="utf-8")
     start = time.monotonic()
     result = execute_tool(sandbox.ws, "grep", {"pattern": r"^(a+)+$"})
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 5
     assert result.ok and result.text == "(no matches)"
+
+
+def test_quadratic_regex_on_a_minified_megabyte_line_finishes(sandbox: Sandbox) -> None:
+    unit = "function f(a){if(a)return a.b;return c}"
+    line = (unit * 25_000)[:999_000]
+    (sandbox.ws.root / "app.min.js").write_text(line + "\n", encoding="utf-8")
+    start = time.monotonic()
+    result = execute_tool(sandbox.ws, "grep", {"pattern": ".*return.*None"})
+    hit = execute_tool(sandbox.ws, "grep", {"pattern": ".*return.*c}$"})
+    assert time.monotonic() - start < 5
+    assert result.ok and result.text == "(no matches)"
+    assert hit.ok and hit.text.startswith("app.min.js:1: function f(a)")
+
+
+def slow_after_first_file(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = sandbox.ws.read_text_or_none
+
+    def slow(rel: str, max_bytes: int) -> str | None:
+        text = read(rel, max_bytes)
+        time.sleep(0.6)
+        return text
+
+    monkeypatch.setattr(sandbox.ws, "read_text_or_none", slow)
+
+
+def test_grep_out_of_time_returns_the_hits_so_far(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_after_first_file(sandbox, monkeypatch)
+    limits = ToolLimits(max_tool_s=0.3)
+    result = execute_tool(sandbox.ws, "grep", {"pattern": "hello|def"}, limits)
+    assert result.ok and result.text == "README.md:1: hello\n(stopped: time limit)"
+
+
+def test_grep_out_of_time_without_hits_is_an_error(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_after_first_file(sandbox, monkeypatch)
+    result = execute_tool(sandbox.ws, "grep", {"pattern": "zzz"}, ToolLimits(max_tool_s=0.3))
+    assert not result.ok
+    assert result.text.startswith(
+        "error: grep ran out of time (at most 0.3s per call) after 1 of 3 files"
+    )
+
+
+def test_an_expired_run_deadline_stops_grep_and_listing(sandbox: Sandbox) -> None:
+    past = time.monotonic() - 1
+    found = execute_tool(sandbox.ws, "grep", {"pattern": "def"}, deadline=past)
+    assert not found.ok and "ran out of time" in found.text
+    listed = execute_tool(sandbox.ws, "list_files", {}, deadline=past)
+    assert listed.ok and listed.text == "... (stopped: time limit)"
+    later = time.monotonic() + 60
+    assert execute_tool(sandbox.ws, "grep", {"pattern": "def"}, deadline=later).ok
+
+
+def test_listing_out_of_time_keeps_what_it_found(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = iter([False, False, True])
+    monkeypatch.setattr(workspace_module, "_expired", lambda deadline: next(checks))
+    with pytest.raises(TimeLimitError) as caught:
+        sandbox.ws.list_files(".", deadline=0.0)
+    assert caught.value.partial == ["README.md", "pkg/mod.py"]
+
+
+def test_a_sparse_gib_file_is_refused_unread(sandbox: Sandbox) -> None:
+    sparse_gib(sandbox)
+    with open(sandbox.ws.root / "huge.txt", "wb") as f:  # text first, then a hole
+        f.write(b"x" * 9000)
+        f.truncate(1 << 30)
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        binary = execute_tool(sandbox.ws, "read_file", {"rel_path": "huge.dat"})
+        text = execute_tool(sandbox.ws, "read_file", {"rel_path": "huge.txt"})
+        elapsed = time.monotonic() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert binary.text == "error: 'huge.dat' is a binary file"
+    assert text.text == (
+        "error: 'huge.txt' is 1073741824 bytes; files over 2000000 bytes are not read (use grep)"
+    )
+    assert elapsed < 2 and peak < 1_000_000
+
+
+def test_control_and_bidi_names_cannot_forge_lines(sandbox: Sandbox) -> None:
+    forged = "x\nREADME.md"
+    for name in (forged, "evil\u202etxt.py", "bell\x07.py"):
+        (sandbox.ws.root / name).write_text("hit\n", encoding="utf-8")
+    listing = execute_tool(sandbox.ws, "list_files", {}).text.splitlines()
+    assert listing == [
+        "README.md",
+        "bell\\x07.py",
+        "evil\\u202etxt.py",
+        "pkg/mod.py",
+        "tests/test_mod.py",
+        "x\\nREADME.md",
+    ]
+    hits = execute_tool(sandbox.ws, "grep", {"pattern": "^hit$"}).text.splitlines()
+    assert hits == ["bell\\x07.py:1: hit", "evil\\u202etxt.py:1: hit", "x\\nREADME.md:1: hit"]
+    refused = execute_tool(sandbox.ws, "read_file", {"rel_path": forged})
+    assert not refused.ok and "control" in refused.text
+    # Whitespace around a path is still trimmed, as before.
+    assert execute_tool(sandbox.ws, "read_file", {"rel_path": "README.md\n"}).text == "hello\n"
 
 
 def test_grep_on_a_huge_tree_notes_the_file_limit(tmp_path: Path) -> None:
@@ -370,6 +516,10 @@ def test_create_copies_files_and_skips_vcs_dirs(tmp_path: Path) -> None:
     (src / "pkg.egg-info" / "PKG-INFO").write_text("x", encoding="utf-8")
     (src / "__pycache__").mkdir()
     (src / "__pycache__" / "m.pyc").write_bytes(b"\x00")
+    (src / ".env").write_text("KEY=secret\n", encoding="utf-8")
+    (src / ".env.local").write_text("KEY=secret\n", encoding="utf-8")
+    (src / "cfg" / ".env.d").mkdir(parents=True)
+    (src / "cfg" / ".env.d" / "k").write_text("KEY=secret\n", encoding="utf-8")
     (src / "m.py").write_text("m = 1\n", encoding="utf-8")
     extra = tmp_path / "extra.py"
     extra.write_text("e = 1\n", encoding="utf-8")
@@ -379,8 +529,124 @@ def test_create_copies_files_and_skips_vcs_dirs(tmp_path: Path) -> None:
         assert ws.list_files(".") == ["m.py", "sub/extra.py"]
         assert not (ws.root / ".git").exists() and not (ws.root / ".venv").exists()
         assert ws.snapshot() == {"m.py": "m = 1\n", "sub/extra.py": "e = 1\n"}
+        assert ws.baseline == {"m.py": "m = 1\n", "sub/extra.py": "e = 1\n"}
+        assert not (ws.root / ".env").exists() and not (ws.root / ".env.local").exists()
+        assert not (ws.root / "cfg" / ".env.d").exists()
         ws.write_text("m.py", "m = 2\n")
         assert (src / "m.py").read_text(encoding="utf-8") == "m = 1\n"  # the source is untouched
     finally:
         ws.cleanup()
     assert not ws.root.exists()
+
+
+def test_dotenv_files_are_not_listed(sandbox: Sandbox) -> None:
+    (sandbox.ws.root / ".env").write_text("KEY=secret\n", encoding="utf-8")
+    (sandbox.ws.root / "pkg" / ".env.production").write_text("KEY=secret\n", encoding="utf-8")
+    assert execute_tool(sandbox.ws, "list_files", {}).text.splitlines() == [
+        "README.md",
+        "pkg/mod.py",
+        "tests/test_mod.py",
+    ]
+    assert execute_tool(sandbox.ws, "grep", {"pattern": "secret"}).text == "(no matches)"
+
+
+def create_within(seconds: float, *args) -> Workspace:
+    """Workspace.create in a thread, failing the test (not hanging) if it blocks."""
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["ws"] = Workspace.create(*args)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "Workspace.create blocked"
+    if "error" in box:
+        raise box["error"]
+    return box["ws"]
+
+
+def test_pipes_and_sockets_are_skipped_never_opened(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    (src / "sub").mkdir(parents=True)
+    (src / "m.py").write_text("m = 1\n", encoding="utf-8")
+    os.mkfifo(src / "pipe")
+    os.mkfifo(src / "sub" / "pipe2")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(src / "sock"))
+        ws = create_within(10, {}, src)
+    finally:
+        sock.close()
+    try:
+        assert sorted(ws.skipped) == ["pipe", "sock", "sub/pipe2"]
+        assert ws.list_files(".") == ["m.py"] and not (ws.root / "pipe").exists()
+        assert ws.baseline == {"m.py": "m = 1\n"}
+    finally:
+        ws.cleanup()
+
+
+@pytest.fixture
+def own_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    return temp
+
+
+def test_a_too_deep_tree_is_refused_and_cleaned_up(tmp_path: Path, own_tempdir: Path) -> None:
+    src = deep = tmp_path / "s"
+    for _ in range(1501):  # one mkdir at a time: Path.mkdir(parents=True) would recurse
+        deep.mkdir()
+        deep = deep / "d"
+    (deep.parent / "x.py").write_text("x = 1\n", encoding="utf-8")
+    try:
+        with pytest.raises(WorkspaceError, match="deeper than 64 levels"):
+            create_within(30, {}, src)
+        assert list(own_tempdir.iterdir()) == []
+    finally:  # bottom up: a recursive rmtree could not remove it
+        (deep.parent / "x.py").unlink()
+        while deep != src:
+            deep = deep.parent
+            deep.rmdir()
+
+
+def test_64_levels_are_fine(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    deep = src.joinpath(*["d"] * 64)
+    deep.mkdir(parents=True)
+    (deep / "x.py").write_text("x = 1\n", encoding="utf-8")
+    ws = Workspace.create({}, src)
+    try:
+        assert ws.list_files(".") == ["d/" * 64 + "x.py"]
+    finally:
+        ws.cleanup()
+
+
+def test_any_failure_removes_the_temp_dir(tmp_path: Path, own_tempdir: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    for files in ({"a.py": tmp_path / "missing.py"}, {"a.py": tmp_path / "pipe"}):
+        with pytest.raises(WorkspaceError, match="cannot copy"):
+            create_within(10, files)
+        assert list(own_tempdir.iterdir()) == []
+
+
+def test_the_start_snapshot_marks_binary_and_huge_files(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    src.mkdir()
+    (src / "a.bin").write_bytes(b"\x00\x01")
+    (src / "latin.txt").write_bytes("café".encode("latin-1"))
+    (src / "big.txt").write_bytes(b"y" * 101)
+    os.symlink("a.bin", src / "link.bin")
+    ws = Workspace.create({}, src, max_file_bytes=100)
+    try:
+        base = ws.baseline
+        assert set(base) == {"a.bin", "latin.txt", "big.txt"}  # links are not files
+        assert base["big.txt"] == Opaque(101, None)
+        assert isinstance(base["a.bin"], Opaque) and base["a.bin"].size == 2
+        assert isinstance(base["latin.txt"], Opaque)
+    finally:
+        ws.cleanup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -215,3 +216,58 @@ def test_scripted_api_policy_fixes_a_repo_over_real_http(repo: Path, tmp_path: P
     assert result["files_touched"] == ["geometry/shapes.py"]
     assert (repo / "geometry" / "shapes.py").read_text() == BUGGY  # the repo itself untouched
     assert "sk-test-not-a-real-key" not in out.with_suffix(".traces.jsonl").read_text()
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temp dirs (the `ra-repo-check-*` copy among them) go here, so leftovers are seen."""
+    root = tmp_path / "temp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def _leftovers(temp_root: Path) -> list[str]:
+    return [p.name for p in temp_root.iterdir() if p.name.startswith("ra-repo-check-")]
+
+
+def test_an_unbalanced_quote_is_a_clear_error_before_any_copy(repo: Path, temp_root: Path) -> None:
+    with pytest.raises(TaskFileError, match="cannot be parsed: No closing quotation"):
+        load_repo_task(repo, "python -m pytest -k 'area")
+    assert _leftovers(temp_root) == []
+
+
+@pytest.mark.parametrize(
+    ("test_cmd", "why"),
+    [
+        ("pytset -q", "pytset: not found"),
+        ("sh -c 'exit 127'", "exit status 127 (command not found)"),
+        ("./run_tests.sh", "./run_tests.sh: not found"),
+    ],
+)
+def test_a_test_command_that_cannot_start_is_not_a_failing_repo(
+    repo: Path, temp_root: Path, test_cmd: str, why: str
+) -> None:
+    with pytest.raises(TaskFileError, match="the test command cannot start") as err:
+        load_repo_task(repo, test_cmd)
+    assert why in str(err.value) and "the tests pass" not in str(err.value)
+    assert _leftovers(temp_root) == []
+
+
+def test_a_repo_that_cannot_be_copied_is_a_clear_error(repo: Path, temp_root: Path) -> None:
+    deep = repo.joinpath(*["d"] * 200)  # far deeper than Workspace.create copies
+    deep.mkdir(parents=True)
+    with pytest.raises(TaskFileError, match="cannot copy the repository"):
+        load_repo_task(repo, TEST_CMD)
+    assert _leftovers(temp_root) == []
+
+
+def test_cli_reports_a_bad_test_command_without_a_traceback(repo: Path) -> None:
+    for test_cmd in ("python -m pytest -k 'area", "pytset -q"):
+        result = CliRunner().invoke(
+            app,
+            ["tasks", "validate", "--suite", "repo", "--path", str(repo), "--test-cmd", test_cmd],
+            terminal_width=200,
+        )
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+        assert "--test-cmd" in result.output or "cannot start" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -11,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from repo_agent.runtime.task import Task, TaskFileError
+from repo_agent.runtime.workspace import WorkspaceError
 from repo_agent.suites.loader import load_suite
 
 console = Console()
@@ -29,23 +32,55 @@ TestCmdOpt = Annotated[
 
 
 def load_tasks(suite: str, path: Path | None, test_cmd: str | None = None) -> list[Task]:
-    """The tasks of a suite, or exit 2 with the task-file error."""
+    """The tasks of a suite, or exit 2 with one line saying why they cannot be loaded."""
     try:
         return load_suite(suite, path, test_cmd)
     except TaskFileError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        fail(exc)
+    # What a loader lets through from copying or testing a hostile checkout: an unbalanced
+    # quote in the test command, a named pipe, a tree too deep to walk.
+    except RecursionError as exc:
+        fail(exc, f"{suite} suite at {path}: the directory tree is too deep to copy: ")
+    except (WorkspaceError, OSError, ValueError) as exc:
+        fail(exc, f"{suite} suite at {path}: ")
 
 
-def fail(exc: Exception) -> NoReturn:
-    """Print the one-line `error:` of a bad input or option and exit 2."""
-    text = str(exc)
+def describe(exc: BaseException) -> str:
+    """An exception as one line of text; `shutil.copytree`'s list of failures as its first.
+
+    >>> describe(ValueError("No closing\\nquotation"))
+    'No closing quotation'
+    >>> describe(shutil.Error([("/r/p", "/tmp/x/p", "`/r/p` is a named pipe")]))
+    '`/r/p` is a named pipe'
+    """
+    errors = exc.args[0] if isinstance(exc, shutil.Error) and exc.args else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], tuple):
+        text = str(errors[0][-1]) + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def fail(
+    exc: Exception | str, context: str = "", options: Mapping[str, str] | None = None
+) -> NoReturn:
+    """Print the one-line `error:` of a bad input or option (an exception or a message) and
+    exit 2. A ValidationError of a params field names its option (`options` maps the field
+    names whose option is not the field name with dashes)."""
+    text = exc if isinstance(exc, str) else describe(exc)
     if isinstance(exc, ValidationError):  # an option out of its params field's range
-        opts = [(str(e["loc"][-1]).replace("_", "-"), e["msg"]) for e in exc.errors()]
-        text = "; ".join(f"--{name}: {msg}" for name, msg in opts)
-    console.print("[red]error:[/red]", escape(text))
-    raise typer.Exit(2) from exc
+        text = "; ".join(
+            f"--{_option(e['loc'][-1], options or {})}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
+    # soft_wrap: the line stays one line however narrow the terminal.
+    console.print("[red]error:[/red]", escape(context + text), soft_wrap=True)
+    raise typer.Exit(2) from (None if isinstance(exc, str) else exc)
+
+
+def _option(field: object, options: Mapping[str, str]) -> str:
+    return options.get(str(field), str(field).replace("_", "-"))
 
 
 def warn(text: str) -> None:
-    console.print("[yellow]warning:[/yellow]", escape(text))
+    console.print("[yellow]warning:[/yellow]", escape(text), soft_wrap=True)

@@ -118,7 +118,7 @@ def make_pairs(
         ),
     ] = _PAIR.corruptions_per_step,
     seed: Annotated[
-        int, typer.Option(help="seed of the corruptions", rich_help_panel=PAIR_PANEL)
+        int, typer.Option(min=0, help="seed of the corruptions", rich_help_panel=PAIR_PANEL)
     ] = _PAIR.seed,
     invalid_penalty: Annotated[float, _rubric_opt("invalid_penalty")] = _RUBRIC.invalid_penalty,
     loop_penalty: Annotated[float, _rubric_opt("loop_penalty")] = _RUBRIC.loop_penalty,
@@ -196,7 +196,7 @@ def split_data(
     heldout_fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of task groups held out (0 < f < 1)")
     ] = _SPLIT.heldout_fraction,
-    seed: Annotated[int, typer.Option(help="seed of the split")] = _SPLIT.seed,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the split")] = _SPLIT.seed,
 ) -> None:
     """SFT rows and pairs to train and held-out files of bare rows, ready for fine-tuning, split
     by task (tasks made from one program stay together), as the split stage writes them."""

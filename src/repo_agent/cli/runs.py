@@ -2,23 +2,163 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import quote
 
 import typer
+from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.table import Table
 
-from repo_agent.cli.common import PathOpt, SuiteOpt, TestCmdOpt, console, load_tasks
+from repo_agent.cli.common import PathOpt, SuiteOpt, TestCmdOpt, console, fail, load_tasks
 from repo_agent.evaluation.metrics import model_metrics
+from repo_agent.files import write_text_atomic
+from repo_agent.inputs import file_kind
 from repo_agent.pipeline.runs import record_runs
 from repo_agent.policies.config import PolicyConfig, PolicyKind
 from repo_agent.policies.factory import make_policy
 from repo_agent.records import RunResult
 from repo_agent.runtime.agent import run_specs
-from repo_agent.runtime.config import AgentConfig, ToolProtocol
-from repo_agent.runtime.task import TaskFileError
+from repo_agent.runtime.config import AgentConfig, Sandbox, ToolProtocol
+from repo_agent.runtime.sandbox import find_sandbox
+from repo_agent.runtime.task import DEFAULT_TEST_CMD, TaskFileError
 from repo_agent.suites.loader import select_tasks
-from repo_agent.traces import TraceFormatError, TraceWriter
+from repo_agent.traces import (
+    OutputLockedError,
+    TraceFormatError,
+    TraceWriter,
+    lock_path,
+    output_lock,
+    traces_beside,
+)
+
+SETTINGS_FORMAT = "repo-agent.run-settings/1"
+
+
+class RunSettings(BaseModel):
+    """What decides the runs in an `--out` file, stored beside it: a resume must match it.
+    Tasks and rollouts may grow; concurrency, the cache and API timeouts change no result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["repo-agent.run-settings/1"] = SETTINGS_FORMAT
+    suite: str
+    path: str | None
+    test_cmd: str | None
+    policy: str
+    model: str
+    base_url: str | None
+    tool_protocol: str
+    test_policy: str
+    max_steps: int
+    explore: float
+    seed: int
+    sandbox: str
+
+
+def settings_changes(old: RunSettings, new: RunSettings) -> list[str]:
+    """The settings that differ, as `name old → new`.
+
+    >>> a = RunSettings(suite="builtin", path=None, test_cmd=None, policy="oracle", model="",
+    ...     base_url=None, tool_protocol="json", test_policy="on_final", max_steps=12,
+    ...     explore=0.0, seed=0, sandbox="auto")
+    >>> settings_changes(a, a.model_copy(update={"max_steps": 1, "model": "m"}))
+    ["model '' → 'm'", 'max_steps 12 → 1']
+    """
+    before, after = old.model_dump(), new.model_dump()
+    return [f"{k} {before[k]!r} → {after[k]!r}" for k in after if before[k] != after[k]]
+
+
+def run_label(policy: str, model: str) -> str:
+    """The policy part of a run id: the model, if any, %-escaped so that it holds no `:` and
+    two models never share a label.
+
+    >>> run_label("oracle", "")
+    'oracle'
+    >>> run_label("openai", "ft:gpt-4.1-mini:org:x")
+    'openai@ft%3Agpt-4.1-mini%3Aorg%3Ax'
+    >>> run_label("hf", "Qwen/Qwen2.5-0.5B-Instruct")
+    'hf@Qwen/Qwen2.5-0.5B-Instruct'
+    """
+    return f"{policy}@{quote(model, safe='/')}" if model else policy
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of one `--out`: results, the traces and the settings beside them."""
+
+    results: Path
+    traces: Path
+    settings: Path
+
+    @classmethod
+    def of(cls, out: Path) -> RunFiles:
+        return cls(out, traces_beside(out), out.with_suffix(".settings.json"))
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.results, self.traces, self.settings)
+
+    def has_runs(self) -> bool:
+        return any(p.is_file() and p.stat().st_size > 0 for p in (self.results, self.traces))
+
+
+def check_out(out: Path) -> RunFiles:
+    """The files of `--out`, its directory made; exits 2 when they cannot be files."""
+    files = RunFiles.of(out)
+    if len(set(files.all())) < 3:
+        fail(f"--out {out}: name it X.jsonl (traces go to X.traces.jsonl)")
+    for p in (*files.all(), lock_path(out)):
+        if p.is_dir():
+            fail(f"--out {out}: {p} is a directory; give a file such as {out}/runs.jsonl")
+    blocker = next((d for d in out.parents if d.exists() and not d.is_dir()), None)
+    if blocker is not None:
+        fail(f"--out {out}: {blocker} is a file, not a directory")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(exc, f"--out {out}: ")
+    return files
+
+
+def check_settings(files: RunFiles, settings: RunSettings, force: bool) -> None:
+    """Exit 2 unless the runs already in `files` were made with `settings` (or --force)."""
+    if force or not files.has_runs():
+        return
+    again = (
+        f"use a new --out, or --force to move them aside to {aside(files.results)} and start over"
+    )
+    if not files.settings.is_file():
+        fail(f"{files.results} holds runs of unknown settings (no {files.settings}); {again}")
+    try:
+        old = RunSettings.model_validate_json(files.settings.read_bytes())
+    except (OSError, ValueError) as exc:
+        fail(exc, f"cannot read {files.settings} ({again}): ")
+    changes = settings_changes(old, settings)
+    if changes:
+        fail(f"{files.results} holds runs made with other settings: {'; '.join(changes)}; {again}")
+
+
+def aside(out: Path) -> Path:
+    """Where --force moves an `--out` file, so that its traces stay beside it.
+
+    >>> aside(Path("runs/oracle.jsonl")).as_posix()
+    'runs/oracle.old.jsonl'
+    """
+    return out.with_name(f"{out.stem}.old{out.suffix or '.jsonl'}")
+
+
+def move_aside(files: RunFiles) -> list[Path]:
+    """--force: rename the old results, traces and settings to those of `aside(results)`,
+    replacing files an earlier --force moved there."""
+    moved = []
+    for p, old in zip(files.all(), RunFiles.of(aside(files.results)).all(), strict=True):
+        if p.exists():
+            os.replace(p, old)
+            moved.append(old)
+    return moved
 
 
 def summarize(results: list[RunResult], title: str) -> Table:
@@ -51,6 +191,17 @@ def summarize(results: list[RunResult], title: str) -> Table:
     return table
 
 
+OUT_HELP = (
+    "results JSONL; traces (X.traces.jsonl), settings (X.settings.json) and a lock go beside "
+    "it. A rerun resumes: finished runs are kept, and the settings must match"
+)
+FORCE_HELP = (
+    "start over on an --out made with other settings: its results, traces and settings are "
+    "renamed X.old.jsonl, X.old.traces.jsonl, X.old.settings.json (replacing those of an "
+    "earlier --force), never mixed or deleted"
+)
+
+
 def run(
     suite: SuiteOpt = "builtin",
     path: PathOpt = None,
@@ -61,13 +212,21 @@ def run(
     model: Annotated[str, typer.Option(help="model path or name (hf, openai, together)")] = "",
     tool_protocol: Annotated[ToolProtocol, typer.Option(help="json | native")] = "json",
     test_policy: Annotated[str, typer.Option(help="never | on_final | after_write")] = "on_final",
+    sandbox: Annotated[Sandbox, typer.Option(help="test runs: auto | bwrap | none")] = "auto",
     rollouts: Annotated[int, typer.Option(min=1, help="runs per task")] = 1,
     max_steps: Annotated[int, typer.Option(min=1)] = 12,
     explore: Annotated[float, typer.Option(help="oracle detour probability")] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
-    out: Annotated[Path | None, typer.Option(help="results JSONL; traces go beside it")] = None,
+    out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     base_url: Annotated[
         str | None, typer.Option(help="API endpoint (openai: OpenAI-compatible server)")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="APIs: seconds per request", show_default="120")
+    ] = None,
+    max_retries: Annotated[
+        int | None, typer.Option(min=0, help="APIs: retries of a failed request", show_default="5")
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="API requests in flight")] = 4,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")] = False,
@@ -76,19 +235,14 @@ def run(
     if suite == "repo" and not task:
         all_tasks = True  # the repo suite is one task
     if bool(task) == all_tasks:
-        console.print("[red]error:[/red] give --task ID (repeatable) or --all")
-        raise typer.Exit(2)
-    tasks = load_tasks(suite, path, test_cmd)
+        fail("give --task ID (repeatable) or --all")
+    api = {"timeout_s": timeout, "max_retries": max_retries}
     try:
-        chosen = select_tasks(tasks, None if all_tasks else task)
-        no_fix = [t.id for t in chosen if not t.fix]
-        if policy == "oracle" and no_fix:
-            raise ValueError(
-                f"the oracle teacher needs a reference fix and {', '.join(no_fix)} has none "
-                "(the repo suite never has one); use an API policy, e.g. --policy openai"
-            )
         config = AgentConfig(
-            tool_protocol=tool_protocol, test_policy=test_policy, max_steps=max_steps
+            tool_protocol=tool_protocol,
+            test_policy=test_policy,
+            max_steps=max_steps,
+            sandbox=sandbox,
         )
         pol_config = PolicyConfig(
             kind=policy,
@@ -97,36 +251,101 @@ def run(
             base_url=base_url,
             concurrency=concurrency,
             cache=not no_cache,
+            **{k: v for k, v in api.items() if v is not None},
         )
-        pol = make_policy(pol_config, tasks, tool_protocol)
-    except (TaskFileError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    writer = None
-    if out is not None:
-        writer = TraceWriter(out.with_suffix(".traces.jsonl"), results_path=out)
-    specs = run_specs(chosen, policy, rollouts, seed, role="run")
-    lines = record_runs(specs, pol, config, writer, "runs", max(8, concurrency))
-    results = [line.result for line in lines]
-    console.print(summarize(results, f"{policy} on {suite}"))
-    if out is not None:
-        console.print(f"results: {out}  traces: {out.with_suffix('.traces.jsonl')}")
+    except ValidationError as exc:
+        fail(exc, options={"timeout_s": "timeout"})
+    settings = RunSettings(
+        suite=suite,
+        path=str(path.expanduser().resolve()) if path is not None else None,
+        test_cmd=(test_cmd or DEFAULT_TEST_CMD) if suite == "repo" else test_cmd,
+        policy=policy,
+        model=model,
+        base_url=base_url,
+        tool_protocol=tool_protocol,
+        test_policy=test_policy,
+        max_steps=max_steps,
+        explore=explore,
+        seed=seed,
+        sandbox=sandbox,
+    )
+    files = check_out(out) if out is not None else None
+    with ExitStack() as held:
+        if files is not None:
+            # Held from the settings check to the last run, so a second writer never gets in.
+            try:
+                held.enter_context(output_lock(files.results))
+            except (OutputLockedError, OSError) as exc:
+                fail(exc)
+            check_settings(files, settings, force)
+        tasks = load_tasks(suite, path, test_cmd)
+        try:
+            chosen = select_tasks(tasks, task)
+            no_fix = [t.id for t in chosen if not t.fix]
+            if policy == "oracle" and no_fix:
+                raise ValueError(
+                    f"the oracle teacher needs a reference fix and {', '.join(no_fix)} has none "
+                    "(the repo suite never has one); use an API policy, e.g. --policy openai"
+                )
+            if config.test_policy != "never":
+                find_sandbox(config.sandbox)  # `--sandbox bwrap` without bwrap: fail now
+            pol = make_policy(pol_config, tasks, tool_protocol)
+        except (TaskFileError, ValueError) as exc:
+            fail(exc)
+        writer = open_writer(files, settings, force) if files is not None else None
+        label = run_label(policy, model)
+        specs = run_specs(chosen, label, rollouts, seed, role="run")
+        lines = record_runs(specs, pol, config, writer, "runs", max(8, concurrency))
+    console.print(summarize([line.result for line in lines], f"{label} on {suite}"))
+    if files is not None:
+        console.print(f"results: {files.results}  traces: {files.traces}")
+
+
+def open_writer(files: RunFiles, settings: RunSettings, force: bool) -> TraceWriter:
+    """Stamp the settings beside the results (after --force moved old runs aside) and open the
+    trace writer, which compacts the traces and rebuilds the results file from them."""
+    try:
+        if force and (moved := move_aside(files)):
+            console.print(f"--force: moved the old runs aside: {', '.join(map(str, moved))}")
+        write_text_atomic(files.settings, settings.model_dump_json(indent=2) + "\n")
+        return TraceWriter(files.traces, results_path=files.results)
+    except (OSError, TraceFormatError) as exc:
+        fail(exc)
+
+
+def trace_files(paths: list[Path]) -> list[Path]:
+    """The trace files to show: a results file (`run --out X.jsonl`) stands for the traces
+    beside it (X.traces.jsonl); exits 2 naming the file to give when those are missing."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        fail(f"no such trace file: {', '.join(missing)}")
+    out = []
+    for p in paths:
+        if file_kind(p) == "results":
+            beside = traces_beside(p)
+            if not beside.is_file():
+                fail(
+                    f"{p} is a results file; the steps of its runs are in {beside}, which "
+                    "is missing: pass the X.traces.jsonl that `repo-agent run --out X.jsonl` wrote"
+                )
+            p = beside
+        out.append(p)
+    return out
 
 
 def view(
-    traces: Annotated[list[Path], typer.Argument(help="trace files (X.traces.jsonl)")],
+    traces: Annotated[
+        list[Path], typer.Argument(help="trace files (X.traces.jsonl) or results files (X.jsonl)")
+    ],
     out: Annotated[Path, typer.Option("--out", help="directory for the static site")],
 ) -> None:
-    """Write a static HTML site of the runs in trace files: open OUT/index.html."""
+    """Write a static HTML site of the runs in trace files: open OUT/index.html. A results
+    file written by `run --out X.jsonl` is read through its traces, X.traces.jsonl."""
     from repo_agent.evaluation.viewer import build_site
 
-    missing = [str(p) for p in traces if not p.is_file()]
-    if missing:
-        console.print(f"[red]error:[/red] no such trace file: {', '.join(missing)}")
-        raise typer.Exit(2)
+    paths = trace_files(traces)
     try:
-        index, runs = build_site(traces, out)
-    except TraceFormatError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        index, runs = build_site(paths, out)
+    except (TraceFormatError, OSError) as exc:
+        fail(exc)
     console.print(f"{runs} runs: open {index} in a browser")

@@ -4,16 +4,14 @@ Pure pydantic, no data code imported, so collecting params never loads the data 
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from repo_agent.yamlfile import ConfigModel, Seed, Unique
 
 
-class ExtractParams(Section):
+class ExtractParams(ConfigModel):
     """Which teacher steps become SFT rows (see data.extract)."""
 
     source: Literal["teacher"] = "teacher"
@@ -22,7 +20,7 @@ class ExtractParams(Section):
     max_chars: int = Field(6000, ge=200, description="drop rows longer than this (chars)")
 
 
-class RubricParams(Section):
+class RubricParams(ConfigModel):
     """Operational scoring of a candidate action on a state (no judge model; data.rubric)."""
 
     invalid_penalty: float = Field(10.0, ge=0, description="broken JSON / shape / tool / args")
@@ -50,20 +48,21 @@ CorruptionName = Literal[
 ]
 
 
-class PairParams(Section):
+class PairParams(ConfigModel):
     """Which preference pairs are built (data.pairs, data.corruptions)."""
 
     use_student: bool = True
-    corruptions: list[CorruptionName] = Field(
+    # a repeated name would be drawn more often, a bias nobody asked for
+    corruptions: Annotated[list[CorruptionName], Unique] = Field(
         default_factory=lambda: list(get_args(CorruptionName)),
         description="synthetic corruptions of the teacher's action to draw from",
     )
     corruptions_per_step: int = Field(1, ge=0)
-    seed: int = 0
+    seed: Seed = 0
 
 
-class SplitParams(Section):
+class SplitParams(ConfigModel):
     """Train / held-out split by task (data.split)."""
 
     heldout_fraction: float = Field(0.2, gt=0, lt=1)
-    seed: int = 0
+    seed: Seed = 0

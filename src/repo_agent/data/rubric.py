@@ -62,13 +62,8 @@ def loop_score(view: StateView, action: Action, r: RubricParams) -> float:
     """-loop_penalty for each loop flag the action would trigger."""
     if not isinstance(action, ToolCallAction):
         return 0.0
-    probe = LoopDetector(
-        small_read_chars=view.detector.small_read_chars,
-        previous=view.detector.previous,
-        read_paths=set(view.detector.read_paths),
-        greps=set(view.detector.greps),
-    )
-    return -r.loop_penalty * len(probe.check(action))
+    # The detector's default window (agent.loop_window's default) also finds alternations.
+    return -r.loop_penalty * len(view.detector.fork().check(action))
 
 
 def unseen_path(view: StateView, action: Action, r: RubricParams) -> float:

@@ -9,56 +9,56 @@ loads only pydantic models.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from repo_agent.data.config import ExtractParams, PairParams, RubricParams, SplitParams
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.suites.config import SuiteParams
 from repo_agent.training.config import FinetuneParams, StudentParams
+from repo_agent.yamlfile import ConfigModel, Seed, Unique, load_yaml
 
 
 class ParamsError(Exception):
-    """params.yaml is missing, malformed, or has unknown/invalid keys (named in the message)."""
+    """params.yaml is missing, malformed, or has unknown, repeated or invalid keys (named in
+    the message)."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RolloutParams(Section):
+class RolloutParams(ConfigModel):
     """How many runs the teacher and the student make per task (pipeline.rollout)."""
 
     teacher_rollouts: int = Field(2, ge=1, description="teacher runs per task")
     student_rollouts: int = Field(1, ge=0, description="student runs per task")
     label_student_states: bool = Field(True, description="teacher's next action per student step")
-    seed: int = 0
+    seed: Seed = 0
 
 
-class OnPolicyParams(Section):
+class OnPolicyParams(ConfigModel):
     """The SFT student's own runs on the train tasks, labelled by the teacher state by state
     (pipeline.onpolicy): the rubric turns them into DPO pairs of the student's real mistakes."""
 
     rollouts: int = Field(2, ge=0, description="student runs per train task (0: no on-policy)")
     temperature: float = Field(0.7, ge=0, description="sampling temperature of those runs")
-    seed: int = 2000
+    seed: Seed = 2000
 
 
 EvalModel = Literal["base", "sft", "dpo", "teacher"]
 
 
-class EvalParams(Section):
+class EvalParams(ConfigModel):
     """Which models are evaluated on the held-out tasks, and how (pipeline.eval).
 
     Each task gets one greedy run (k=0) and `samples` sampled runs (k=1..samples, at
     `temperature`); run k uses seed `seed + k` for every model, so runs pair across models."""
 
     samples: int = Field(2, ge=0, description="sampled runs per held-out task, besides greedy")
-    models: list[EvalModel] = Field(default_factory=lambda: ["base", "sft", "dpo", "teacher"])
-    seed: int = 1000
+    models: Annotated[list[EvalModel], Unique] = Field(
+        default_factory=lambda: ["base", "sft", "dpo", "teacher"], min_length=1
+    )
+    seed: Seed = 1000
     temperature: float = Field(0.7, gt=0, description="sampling temperature of the samples")
     heldout_mutants: int = Field(
         3, ge=0, description="mutants of each held-out program added to the held-out set"
@@ -66,7 +66,7 @@ class EvalParams(Section):
     bootstrap_samples: int = Field(1000, ge=100)
 
 
-class Params(Section):
+class Params(ConfigModel):
     suite: SuiteParams = Field(default_factory=SuiteParams)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     teacher: PolicyConfig = Field(default_factory=lambda: PolicyConfig(kind="oracle", explore=0.3))
@@ -94,7 +94,8 @@ def _describe(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"unknown key '{where}'")
         else:
-            lines.append(f"'{where}': {err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"'{where}': {msg}" if where else msg)
     return "; ".join(lines)
 
 
@@ -107,11 +108,12 @@ def parse_params(raw: object, source: str = "params") -> Params:
 
 
 def load_params(path: Path = Path("params.yaml")) -> Params:
-    """Read and validate params.yaml (a missing file or bad YAML is a ParamsError)."""
+    """Read and validate params.yaml (a missing file, bad YAML or a repeated key is a
+    ParamsError)."""
     if not path.is_file():
         raise ParamsError(f"{path}: not found (run from the project root)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
     return parse_params(raw, str(path))

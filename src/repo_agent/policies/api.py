@@ -14,9 +14,9 @@ from repo_agent.policies.cache import ResponseCache, cache_key
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.responses import parse_chat_response, usage_cost
 from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
-from repo_agent.policies.secrets import api_key_from_env, scrub
 from repo_agent.records import Completion, Message, Usage
 from repo_agent.runtime.policy import PolicyRequest
+from repo_agent.secrets import api_key_from_env, register_secret, scrub, scrub_message
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class APIPolicy:
         self.model = config.model
         self.key_env = config.api_key_env or self.default_key_env
         api_key = self._api_key()
+        register_secret(api_key)  # also masked in observations, traces, results, the cache
         self._secrets = [api_key]
         self.client = self._make_client(api_key)
         self.endpoint = str(getattr(self.client, "base_url", "") or "")
@@ -111,6 +112,7 @@ class APIPolicy:
             hit = self.cache.get(key)
             if hit is not None:
                 message, usage = hit
+                message = scrub_message(message, self._secrets)  # entries from before scrubbing
                 usage = usage.model_copy(update={"cost_usd": 0.0})  # nothing paid this time
                 self._count(usage, cache_hit=True)
                 return Completion(message=message, usage=usage)
@@ -129,6 +131,8 @@ class APIPolicy:
             with self._lock:
                 self.stats.errors += 1
             return Completion(message=Message(role="assistant", content=""), error=error)
+        # A reply that echoes a key must not reach labels, traces, the cache or a request.
+        message = scrub_message(message, self._secrets)
         cfg = self.config
         usage = usage_cost(prompt, completion, cfg.price_input_per_mtok, cfg.price_output_per_mtok)
         if self.cache is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from repo_agent.files import write_text_atomic
 from repo_agent.records import Message, Usage
+from repo_agent.secrets import scrub_message
 
 CACHE_FORMAT = "repo-agent.response-cache/1"
 
@@ -41,11 +42,12 @@ class ResponseCache:
             return None  # a missing or unreadable entry is a miss
 
     def put(self, key: str, provider: str, model: str, message: Message, usage: Usage) -> None:
+        """Store `message` with every known key scrubbed out (a reply may echo one)."""
         entry = {
             "format": CACHE_FORMAT,
             "provider": provider,
             "model": model,
-            "message": message.dump(),
+            "message": scrub_message(message).dump(),
             "usage": usage.model_dump(),
         }
         write_text_atomic(self._path(key), json.dumps(entry, ensure_ascii=False))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
+
+from repo_agent.yamlfile import ConfigModel
 
 PolicyKind = Literal["oracle", "hf", "openai", "together"]
 
 
-class PolicyConfig(BaseModel):
+class PolicyConfig(ConfigModel):
     """Who acts: the offline oracle, a local transformers model, or an API model."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: PolicyKind = "oracle"
     model: str = Field("", description="hf: local path or hub name; APIs: the model name")
@@ -44,3 +44,11 @@ class PolicyConfig(BaseModel):
     cache_dir: str = Field("cache/responses", description="APIs: response cache, one file per key")
     price_input_per_mtok: float = Field(0.0, ge=0, description="APIs: USD per 1M prompt tokens")
     price_output_per_mtok: float = Field(0.0, ge=0, description="APIs: USD per 1M output tokens")
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> PolicyConfig:
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError(
+                f"retry_max_s ({self.retry_max_s}) is below retry_base_s ({self.retry_base_s})"
+            )
+        return self

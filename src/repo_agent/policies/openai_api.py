@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from repo_agent.policies.api import APIPolicy
-from repo_agent.policies.secrets import api_key_from_env
+from repo_agent.secrets import api_key_from_env
 
 
 class OpenAIPolicy(APIPolicy):

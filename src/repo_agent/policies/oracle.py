@@ -16,7 +16,7 @@ from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import action_message, executed_calls, parse_action
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
-from repo_agent.runtime.workspace import is_ignored
+from repo_agent.runtime.workspace import is_ignored, is_secret
 
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
 _IDENT = re.compile(r"[A-Za-z_]\w{2,}")
@@ -189,12 +189,16 @@ def on_plan(req: PolicyRequest, plan: list[Action], protocol: ToolProtocol) -> b
 
 def workspace_files(task: Task) -> list[str]:
     """The files a `list_files` of the workspace root shows (the task's files and its source
-    tree, minus VCS, virtualenv and build dirs), sorted, at most MAX_LISTED."""
+    tree, minus VCS, virtualenv and build dirs and `.env` files), sorted, at most MAX_LISTED."""
     files = set(task.files)
     if task.source_root is not None:
         root = task.source_root
         files |= {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    shown = sorted(f for f in files if not any(is_ignored(d) for d in f.split("/")[:-1]))
+    shown = sorted(
+        f
+        for f in files
+        if not any(is_ignored(d) for d in f.split("/")[:-1]) and not is_secret(f.split("/")[-1])
+    )
     return shown[:MAX_LISTED]
 
 

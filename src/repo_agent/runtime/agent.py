@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from repo_agent.records import (
+    Action,
     Completion,
     FinalAction,
     Message,
@@ -30,9 +30,10 @@ from repo_agent.runtime.protocol import (
     system_prompt,
 )
 from repo_agent.runtime.task import Task
-from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.tools import ToolLimits, execute_tool, openai_tool_schemas, truncate
 from repo_agent.runtime.workspace import Workspace
+from repo_agent.secrets import scrub, scrub_message
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,14 @@ class Episode:
         self.ws = Workspace.create(self.task.files, self.task.source_root)
         self.messages: list[Message] = [
             Message(role="system", content=system_prompt(config.tool_protocol)),
-            Message(role="user", content=goal_message(self.task.spec.goal)),
+            Message(role="user", content=goal_message(scrub(self.task.spec.goal))),
         ]
         self.steps: list[StepRecord] = []
-        self.detector = LoopDetector(small_read_chars=config.small_read_chars)
+        self.detector = LoopDetector(
+            small_read_chars=config.small_read_chars, window=config.loop_window
+        )
         self.started = time.monotonic()
+        self.deadline = self.started + config.max_wall_s
         self.done = False
         self.error: str | None = None
         self.final_summary: str | None = None
@@ -103,9 +107,11 @@ class Episode:
         msg = completion.message.model_copy(update={"role": "assistant"})
         if msg.content is None:
             msg = msg.model_copy(update={"content": ""})
+        # Scrubbed before it is recorded or sent again: a reply may echo a key it was shown.
+        msg = scrub_message(msg)
         self.usage = self.usage + completion.usage
         self.messages.append(msg)
-        parsed = parse_action(msg, cfg.tool_protocol)
+        parsed = scrub_parsed(parse_action(msg, cfg.tool_protocol))
         record = StepRecord(
             task_id=self.task.id,
             run_id=self.spec.run_id,
@@ -122,7 +128,7 @@ class Episode:
             record.parse_error = parsed.code.value
             record.parse_error_detail = parsed.detail
             record.observation = parsed.message()
-            self._answer_all_calls(msg, parsed.message())
+            self._answer_all_calls(msg, record.observation)
             if self.consecutive_parse_errors >= cfg.max_consecutive_parse_errors:
                 self._end(
                     f"{self.consecutive_parse_errors} consecutive parse errors "
@@ -143,7 +149,7 @@ class Episode:
         self.steps.append(record)
         if not self.done and len(self.steps) >= cfg.max_steps:
             self._end(f"step limit reached (max_steps={cfg.max_steps})")
-        elif not self.done and time.monotonic() - self.started > cfg.max_wall_s:
+        elif not self.done and time.monotonic() > self.deadline:
             self._end(f"wall-time limit reached (max_wall_s={cfg.max_wall_s})")
 
     def _answer_all_calls(self, msg: Message, text: str) -> None:
@@ -162,8 +168,11 @@ class Episode:
         if flags:
             self.loop_detections += 1
             self.reflection_count += 1
-            return reflection_prompt(flags, action), flags, False
-        result = execute_tool(self.ws, action.name, action.args, ToolLimits())
+            return scrub(reflection_prompt(flags, action)), flags, False
+        # The deadline bounds the call itself (a grep over a huge tree), not just the steps.
+        result = execute_tool(
+            self.ws, action.name, action.args, ToolLimits(), deadline=self.deadline
+        )
         text = result.text
         if result.ok and action.name == "write_file":
             # Canonical form: ".//a.py" and "./a.py" are "a.py" (diffs and metrics use it).
@@ -171,11 +180,34 @@ class Episode:
             if path not in self.files_touched:
                 self.files_touched.append(path)
             if self.config.test_policy == "after_write":
-                outcome = run_tests(self.ws.root, self.task.spec.test_cmd, self.task.spec.timeout_s)
-                self.test_runs += 1
-                verdict = "passed" if outcome.passed else "failed"
-                text += f"\n[tests {verdict}]\n{outcome.output[-1500:]}"
-        return truncate(text, self.config.max_observation_chars), [], not result.ok
+                text += self._tests_after_write()
+        # Scrubbed whole, then cut: a cut could leave a key's head too short to recognise.
+        return truncate(scrub(text), self.config.max_observation_chars), [], not result.ok
+
+    def _tests_after_write(self) -> str:
+        """The test verdict shown to the agent; the run gets only its remaining wall time."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return "\n[tests not run: wall-time limit reached]"
+        outcome = self._run_tests(min(self.task.spec.timeout_s, remaining))
+        tail = scrub(outcome.output)[-1500:]  # scrubbed before the cut, as in _call_tool
+        if outcome.could_not_start:
+            self._end(_cannot_start(outcome))
+            return f"\n[tests could not start]\n{tail}"
+        verdict = "passed" if outcome.passed else "failed"
+        return f"\n[tests {verdict}]\n{tail}"
+
+    def _run_tests(self, timeout_s: float) -> TestOutcome:
+        cfg = self.config
+        outcome = run_tests(
+            self.ws.root,
+            self.task.spec.test_cmd,
+            timeout_s,
+            sandbox=cfg.sandbox,
+            max_output_chars=cfg.max_test_output_chars,
+        )
+        self.test_runs += int(not outcome.could_not_start)
+        return outcome
 
     def _end(self, error: str) -> None:
         self.error = error
@@ -185,18 +217,23 @@ class Episode:
         """Judge the run (tests, unless test_policy is never), clean up, build the records."""
         success, test_output = False, None
         try:
-            diff = self.diff()
+            diff = self.ws.diff(self.files_touched)
             if self.config.test_policy != "never":
                 if diff:
-                    outcome = run_tests(
-                        self.ws.root, self.task.spec.test_cmd, self.task.spec.timeout_s
-                    )
-                    self.test_runs += 1
+                    # The judge is not the agent's work: it gets the task's own timeout.
+                    outcome = self._run_tests(self.task.spec.timeout_s)
+                    if outcome.could_not_start:
+                        self.error = self.error or _cannot_start(outcome)
                     success, test_output = outcome.passed, outcome.output
                 else:
                     test_output = "(not run: the workspace is unchanged, so the tests still fail)"
         finally:
             self.ws.cleanup()
+        # Everything stored is scrubbed; the diff and test output may hold what the agent wrote.
+        diff = scrub(diff)
+        test_output = scrub(test_output) if test_output else test_output
+        error = scrub(self.error) if self.error else None
+        summary = scrub(self.final_summary) if self.final_summary else self.final_summary
         result = RunResult(
             task_id=self.task.id,
             run_id=self.spec.run_id,
@@ -204,9 +241,9 @@ class Episode:
             steps=len(self.steps),
             tool_calls=self.tool_calls,
             files_touched=self.files_touched,
-            error=self.error,
+            error=error,
             duration_s=round(time.monotonic() - self.started, 3),
-            final_summary=self.final_summary,
+            final_summary=summary,
             test_output=test_output,
             metadata=self.task.metadata,
             reflection_count=self.reflection_count,
@@ -225,22 +262,22 @@ class Episode:
         )
         return self.steps, line
 
-    def diff(self) -> str:
-        """Unified diff of the files the agent touched against the task's originals."""
-        chunks = []
-        for rel in self.files_touched:
-            before = self.task.original_text(rel) or ""
-            try:
-                after = self.ws.read_text(rel)
-            except Exception:  # a deleted or binary file shows as empty
-                after = ""
-            chunks += difflib.unified_diff(
-                before.splitlines(keepends=True),
-                after.splitlines(keepends=True),
-                fromfile=f"a/{rel}",
-                tofile=f"b/{rel}",
-            )
-        return "".join(chunks)
+
+def _cannot_start(outcome: TestOutcome) -> str:
+    prefix = "test command cannot start: "
+    lines = scrub(outcome.output).strip().splitlines() or ["no reason given"]
+    return prefix + lines[0].removeprefix(prefix)
+
+
+def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
+    """The parsed action with keys masked in its strings: JSON escapes ("\\u0073k-...") can spell
+    a key that the raw reply, scrubbed as text, did not show."""
+    if isinstance(parsed, FinalAction):
+        return parsed.model_copy(update={"summary": scrub(parsed.summary)})
+    if isinstance(parsed, ParseError):
+        return ParseError(parsed.code, scrub(parsed.detail))
+    args = {k: scrub(v) if isinstance(v, str) else v for k, v in parsed.args.items()}
+    return parsed if args == parsed.args else parsed.model_copy(update={"args": args})
 
 
 OnDone = Callable[[list[StepRecord], ResultLine], None]

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from repo_agent.yamlfile import ConfigModel
 
 ToolProtocol = Literal["json", "native"]
 TestPolicy = Literal["never", "on_final", "after_write"]
+Sandbox = Literal["auto", "bwrap", "none"]
 SMALL_READ_CHARS = 200  # a re-read below this many chars is a loop (agent.small_read_chars)
 
 
-class AgentConfig(BaseModel):
+class AgentConfig(ConfigModel):
     """How an agent run is conducted (shared by the CLI, rollout and eval)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     tool_protocol: ToolProtocol = "json"
     test_policy: TestPolicy = Field(
@@ -30,4 +31,16 @@ class AgentConfig(BaseModel):
     max_context_chars: int = Field(8000, ge=500, description="oldest steps dropped past this")
     small_read_chars: int = Field(
         SMALL_READ_CHARS, ge=1, description="re-read below this is a loop"
+    )
+    loop_window: int = Field(
+        8, ge=4, description="recent calls searched for A/B alternation (A,B,A,B is a loop)"
+    )
+    sandbox: Sandbox = Field(
+        "auto",
+        description="test runs: bwrap (read-only system, workspace the only writable path, no "
+        "network, own PID namespace); none (new session, process group killed on timeout); "
+        "auto: bwrap when it is installed and works, else none with a warning",
+    )
+    max_test_output_chars: int = Field(
+        20_000, ge=1000, description="test output kept (head and tail), the rest counted as cut"
     )

@@ -45,6 +45,7 @@ class ParseErrorCode(StrEnum):
     UNKNOWN_ARG = "unknown_arg"
     BAD_SUMMARY = "bad_summary"
     EMPTY = "empty"
+    DUPLICATE_KEY = "duplicate_key"
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,34 @@ def validate_tool_call(name: Any, args: Any) -> ToolCallAction | ParseError:
     return ToolCallAction(name=name, args=dict(args))
 
 
+class DuplicateKeyError(Exception):
+    """A JSON object names one key twice: which value was meant is ambiguous (json.loads would
+    silently keep the last, so `{"type":"final","type":"tool_call"}` would pass as a call)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
 def _loads(text: str) -> Any:
-    """json.loads that also rejects what a trace cannot record: lone surrogates ("\\ud800")."""
-    obj = json.loads(text)
+    """json.loads that also rejects what a trace cannot record: lone surrogates ("\\ud800"), and
+    duplicate keys at any level (DuplicateKeyError)."""
+    obj = json.loads(text, object_pairs_hook=_unique_keys)
     json.dumps(obj, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
     return obj
+
+
+def _duplicate(exc: DuplicateKeyError) -> ParseError:
+    return ParseError(ParseErrorCode.DUPLICATE_KEY, f"the key {exc.key!r} appears twice")
 
 
 def parse_json_action(content: str | None) -> Action | ParseError:
@@ -131,12 +155,16 @@ def parse_json_action(content: str | None) -> Action | ParseError:
     'list_files'
     >>> parse_json_action('{"type":"tool_call"').code.value
     'invalid_json'
+    >>> parse_json_action('{"type":"final","type":"tool_call","summary":"x"}').code.value
+    'duplicate_key'
     """
     text = (content or "").strip()
     if not text:
         return ParseError(ParseErrorCode.EMPTY, "the reply was empty")
     try:
         obj = _loads(text)
+    except DuplicateKeyError as exc:
+        return _duplicate(exc)
     except (ValueError, RecursionError):  # ValueError: also huge ints and lone surrogates
         return _diagnose_bad_json(text)
     return validate_action_object(obj)
@@ -170,6 +198,8 @@ def parse_native_action(message: Message) -> Action | ParseError:
     call = calls[0]
     try:
         args = _loads(call.function.arguments or "{}")
+    except DuplicateKeyError as exc:
+        return _duplicate(exc)
     except (ValueError, RecursionError):
         return ParseError(ParseErrorCode.INVALID_JSON, "tool arguments are not valid JSON")
     return validate_tool_call(call.function.name, args)

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from repo_agent.records import TaskMetadata
+from repo_agent.yamlfile import ConfigModel, load_yaml
 
 DEFAULT_TEST_CMD = "python -m pytest -q -x tests"
 
@@ -18,10 +19,8 @@ class TaskFileError(Exception):
     """A task file is missing or malformed; the message names the file and the problem."""
 
 
-class TaskSpec(BaseModel):
-    """The contents of a task.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
+class TaskSpec(ConfigModel):
+    """The contents of a task.yaml (strict types, finite numbers, no unknown keys)."""
 
     format: Literal[1] = 1
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -30,7 +29,7 @@ class TaskSpec(BaseModel):
     category: str
     expected_files: list[str]
     test_cmd: str = DEFAULT_TEST_CMD
-    timeout_s: float = 30.0
+    timeout_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _files_expected(self) -> TaskSpec:
@@ -84,7 +83,7 @@ def load_task_dir(task_dir: Path, suite: str = "builtin") -> Task:
     if not spec_path.is_file():
         raise TaskFileError(f"{spec_path}: missing task.yaml")
     try:
-        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        raw = load_yaml(spec_path)
         spec = TaskSpec.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
         raise TaskFileError(f"{spec_path}: {exc}") from exc

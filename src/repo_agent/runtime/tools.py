@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from repo_agent.runtime.workspace import Workspace, WorkspaceError
+from repo_agent.runtime.regex import compile_pattern
+from repo_agent.runtime.workspace import (
+    TimeLimitError,
+    Workspace,
+    WorkspaceError,
+    check_name,
+    escape_name,
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class ToolLimits:
     max_grep_files: int = 2000
     max_grep_file_bytes: int = 1_000_000
     max_line_chars: int = 200
+    max_read_file_bytes: int = 2_000_000  # read_file refuses bigger files unread
+    max_tool_s: float = 10.0  # wall-clock budget of one call (grep and list_files stop)
 
 
 @dataclass(frozen=True)
@@ -134,18 +143,36 @@ def openai_tool_schemas() -> list[dict[str, Any]]:
 
 
 def execute_tool(
-    ws: Workspace, name: str, args: dict[str, Any], limits: ToolLimits = ToolLimits()
+    ws: Workspace,
+    name: str,
+    args: dict[str, Any],
+    limits: ToolLimits = ToolLimits(),
+    deadline: float | None = None,
 ) -> ToolResult:
-    """Run one validated tool call; every failure becomes a ToolResult with ok=False."""
+    """Run one validated tool call; every failure becomes a ToolResult with ok=False.
+
+    The call stops at `deadline` (a time.monotonic() value, e.g. the run's wall-time limit)
+    or after `limits.max_tool_s`, whichever comes first."""
+    budget = time.monotonic() + limits.max_tool_s
+    deadline = budget if deadline is None else min(deadline, budget)
     try:
+        for key in ("rel_path", "rel_dir"):
+            check_name(args.get(key, "."))
         if name == "list_files":
-            return ToolResult(True, _list_files(ws, args.get("rel_dir", "."), limits))
+            return ToolResult(True, _list_files(ws, args.get("rel_dir", "."), limits, deadline))
         if name == "read_file":
             return ToolResult(True, _read_file(ws, args["rel_path"], args.get("max_chars"), limits))
         if name == "grep":
             return ToolResult(
                 True,
-                _grep(ws, args["pattern"], args.get("rel_dir", "."), args.get("max_hits"), limits),
+                _grep(
+                    ws,
+                    args["pattern"],
+                    args.get("rel_dir", "."),
+                    args.get("max_hits"),
+                    limits,
+                    deadline,
+                ),
             )
         if name == "write_file":
             return ToolResult(True, _write_file(ws, args["rel_path"], args["content"], limits))
@@ -159,13 +186,18 @@ def execute_tool(
     return ToolResult(False, f"error: unknown tool {name!r}")
 
 
-def _list_files(ws: Workspace, rel_dir: str, limits: ToolLimits) -> str:
-    files = ws.list_files(rel_dir, limits.max_list_entries + 1)
-    if not files:
+def _list_files(ws: Workspace, rel_dir: str, limits: ToolLimits, deadline: float) -> str:
+    stopped = ""
+    try:
+        files = ws.list_files(rel_dir, limits.max_list_entries + 1, deadline)
+    except TimeLimitError as exc:
+        files, stopped = exc.partial, "... (stopped: time limit)"
+    if not files and not stopped:
         return "(no files)"
-    shown = files[: limits.max_list_entries]
-    more = "\n... (more files not shown)" if len(files) > limits.max_list_entries else ""
-    return "\n".join(shown) + more
+    lines = [escape_name(f) for f in files[: limits.max_list_entries]]
+    if len(files) > limits.max_list_entries:
+        lines.append("... (more files not shown)")
+    return "\n".join(lines + ([stopped] if stopped else []))
 
 
 def _read_file(ws: Workspace, rel_path: str, max_chars: int | None, limits: ToolLimits) -> str:
@@ -174,37 +206,61 @@ def _read_file(ws: Workspace, rel_path: str, max_chars: int | None, limits: Tool
     if max_chars <= 0:
         raise WorkspaceError("max_chars must be a positive integer")
     max_chars = min(max_chars, limits.max_read_chars)
-    return truncate(ws.read_text(rel_path), max_chars)
+    return truncate(ws.read_text(rel_path, limits.max_read_file_bytes), max_chars)
 
 
 def _grep(
-    ws: Workspace, pattern: str, rel_dir: str, max_hits: int | None, limits: ToolLimits
+    ws: Workspace,
+    pattern: str,
+    rel_dir: str,
+    max_hits: int | None,
+    limits: ToolLimits,
+    deadline: float,
 ) -> str:
-    try:
-        regex = re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise WorkspaceError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    """Hits as `path:line: text`. Out of time it returns the hits so far and a note, or an
+    error when there are none (so that "(no matches)" always means a full search)."""
+    regex = compile_pattern(pattern)
     if max_hits is None:
         max_hits = limits.default_grep_hits
     if max_hits <= 0:
         raise WorkspaceError("max_hits must be a positive integer")
     max_hits = min(max_hits, limits.max_grep_hits)
-    files = ws.list_files(rel_dir, limits.max_grep_files + 1)
+    try:
+        files = ws.list_files(rel_dir, limits.max_grep_files + 1, deadline)
+    except TimeLimitError as exc:
+        raise WorkspaceError(
+            f"grep ran out of time (at most {limits.max_tool_s:g}s per call) while listing "
+            "files; search a smaller rel_dir"
+        ) from exc
     note = ""
     if len(files) > limits.max_grep_files:
         files = files[: limits.max_grep_files]
         note = f"\n(note: searched only the first {limits.max_grep_files} files)"
     hits: list[str] = []
-    for rel in files:
+    for done, rel in enumerate(files):
+        if time.monotonic() > deadline:
+            return _out_of_time(hits, done, len(files), limits) + note
         text = ws.read_text_or_none(rel, limits.max_grep_file_bytes)
         if text is None:
             continue
+        shown = escape_name(rel)
         for lineno, line in enumerate(text.splitlines(), start=1):
+            if lineno % 4096 == 0 and time.monotonic() > deadline:
+                return _out_of_time(hits, done, len(files), limits) + note
             if regex.search(line):
-                hits.append(f"{rel}:{lineno}: {line.strip()[: limits.max_line_chars]}")
+                hits.append(f"{shown}:{lineno}: {line.strip()[: limits.max_line_chars]}")
                 if len(hits) >= max_hits:
                     return "\n".join(hits) + f"\n(stopped at max_hits={max_hits})" + note
     return ("\n".join(hits) if hits else "(no matches)") + note
+
+
+def _out_of_time(hits: list[str], done: int, total: int, limits: ToolLimits) -> str:
+    if not hits:
+        raise WorkspaceError(
+            f"grep ran out of time (at most {limits.max_tool_s:g}s per call) after {done} of "
+            f"{total} files, with no matches so far; search a smaller rel_dir or a simpler pattern"
+        )
+    return "\n".join(hits) + "\n(stopped: time limit)"
 
 
 def _write_file(ws: Workspace, rel_path: str, content: str, limits: ToolLimits) -> str:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from repo_agent.yamlfile import ConfigModel, Seed, Unique
 
 
-class SuiteParams(BaseModel):
+class SuiteParams(ConfigModel):
     """Which tasks the pipeline uses."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    names: list[Literal["builtin", "quixbugs", "mutants", "renamed"]] = Field(
+    names: Annotated[list[Literal["builtin", "quixbugs", "mutants", "renamed"]], Unique] = Field(
         default_factory=lambda: ["builtin"], min_length=1
     )
     quixbugs_path: str | None = None
@@ -20,13 +20,15 @@ class SuiteParams(BaseModel):
         None, description="directory of mutant tasks; default: generated into data/mutants"
     )
     mutants_per_program: int = Field(3, ge=1, description="mutants generated per program")
-    mutants_seed: int = 0
+    mutants_seed: Seed = 0
     renamed_path: str | None = Field(
         None, description="directory of renamed variants; default: generated into data/renamed"
     )
     renamed_per_program: int = Field(
         2, ge=1, description="renamed variants (files, functions, tests) tried per builtin task"
     )
-    renamed_seed: int = 0
-    tasks: list[str] = Field(default_factory=list, description="restrict to these ids")
+    renamed_seed: Seed = 0
+    tasks: Annotated[list[str], Unique] = Field(
+        default_factory=list, description="restrict to these ids"
+    )
     max_tasks: int | None = Field(None, ge=1, description="first N tasks (sorted by id)")

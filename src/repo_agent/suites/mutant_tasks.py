@@ -13,6 +13,7 @@ from repo_agent.runtime.task import TaskSpec
 from repo_agent.runtime.workspace import Workspace, ignore_dirs
 from repo_agent.suites.mutant_sources import MutantError, SourceProgram
 from repo_agent.suites.mutations import Mutation
+from repo_agent.yamlfile import load_yaml
 
 CATEGORY_PREFIX = "mutant_"
 
@@ -88,7 +89,7 @@ def existing_tasks(out_dir: Path) -> list[Path]:
 def clear_tasks(out_dir: Path) -> None:
     """Remove earlier generated task dirs; refuse to touch anything that is not a mutant."""
     for task_dir in existing_tasks(out_dir):
-        raw = yaml.safe_load((task_dir / "task.yaml").read_text(encoding="utf-8")) or {}
+        raw = load_yaml(task_dir / "task.yaml") or {}
         if not str(raw.get("category", "")).startswith(CATEGORY_PREFIX):
             raise MutantError(f"{task_dir} is not a generated mutant task; refusing to remove it")
         shutil.rmtree(task_dir)

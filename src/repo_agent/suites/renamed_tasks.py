@@ -129,6 +129,11 @@ def write_variant(task_dir: Path, variant: RenamedTask) -> None:
     (task_dir / "task.yaml").write_text(header + body, encoding="utf-8")
 
 
+# Only the test runs are parallel: building ASTs in two threads at once can raise
+# "SystemError: AST constructor recursion depth mismatch" (CPython 3.11.7).
+_AST_LOCK = threading.Lock()
+
+
 def rename_program(
     task: Task,
     out_dir: Path,
@@ -149,7 +154,8 @@ def rename_program(
             report.note = "the original fix fails its tests; skipped"
             return report
         for k in range(per_program):
-            variant = rename_task(task, seed, k)
+            with _AST_LOCK:  # CPython 3.11.7 corrupts AST construction across threads
+                variant = rename_task(task, seed, k)
             reason = validate_variant(variant, original)
             if reason is None:
                 write_variant(out_dir / variant.id, variant)

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from repo_agent.runtime.task import DEFAULT_TEST_CMD, Task, TaskFileError, TaskSpec
-from repo_agent.runtime.testrun import run_tests
-from repo_agent.runtime.workspace import Workspace
+from repo_agent.runtime.testrun import command_argv, run_tests
+from repo_agent.runtime.workspace import Workspace, WorkspaceError
 
 REPO_GOAL = "Fix the failing tests in this repo"
 
@@ -17,6 +17,10 @@ def load_repo_task(path: Path, test_cmd: str = DEFAULT_TEST_CMD, timeout_s: floa
     root = path.expanduser().resolve()
     if not root.is_dir():
         raise TaskFileError(f"{path}: not a directory")
+    try:
+        command_argv(test_cmd)
+    except ValueError as exc:  # before any temp dir exists
+        raise TaskFileError(f"--test-cmd `{test_cmd}` cannot be parsed: {exc}") from None
     spec = TaskSpec(
         id=re.sub(r"[^A-Za-z0-9_.-]", "_", root.name) or "repo",
         goal=REPO_GOAL,
@@ -27,11 +31,17 @@ def load_repo_task(path: Path, test_cmd: str = DEFAULT_TEST_CMD, timeout_s: floa
         timeout_s=timeout_s,
     )
     # Tests may write files: run them in a throw-away copy, never in the user's repo.
-    ws = Workspace.create({}, root, prefix="ra-repo-check-")
+    try:
+        ws = Workspace.create({}, root, prefix="ra-repo-check-")
+    except (WorkspaceError, OSError) as exc:
+        raise TaskFileError(f"{root}: cannot copy the repository to run its tests: {exc}") from None
     try:
         outcome = run_tests(ws.root, test_cmd, timeout_s)
     finally:
         ws.cleanup()
+    if outcome.could_not_start:
+        why = outcome.output.splitlines()[0].removeprefix("test command cannot start: ")
+        raise TaskFileError(f"{root}: the test command cannot start: {why}; check --test-cmd")
     if outcome.timed_out:
         raise TaskFileError(
             f"{root}: the tests did not finish within {timeout_s:g}s (`{test_cmd}`); "

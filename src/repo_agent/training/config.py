@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from repo_agent.policies.config import PolicyConfig
+from repo_agent.yamlfile import ConfigModel, Seed
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StudentBuild(Section):
+class StudentBuild(ConfigModel):
     """The embedded student built from scratch when `student.model` is `builtin-tiny`."""
 
     vocab_size: int = Field(2048, ge=300)
@@ -24,7 +21,30 @@ class StudentBuild(Section):
     num_kv_heads: int = Field(2, ge=1)
     intermediate_size: int = Field(384, ge=16)
     max_positions: int = Field(4096, ge=256)
-    seed: int = 0
+    seed: Seed = 0
+
+    # Qwen2 gives each of num_heads heads hidden_size // num_heads dims and shares each key/value
+    # head among num_heads // num_kv_heads query heads. An odd head size (rotary embeddings) or
+    # num_kv_heads not dividing num_heads fails only in the first forward pass; a hidden_size
+    # num_heads does not divide silently leaves some of its dims out of attention.
+    @field_validator("num_heads")
+    @classmethod
+    def _heads_split_hidden(cls, heads: int, info: ValidationInfo) -> int:
+        hidden = info.data.get("hidden_size")
+        if hidden is not None and (hidden % heads or (hidden // heads) % 2):
+            raise ValueError(
+                f"must split hidden_size ({hidden}) into heads of an even size, "
+                f"not {hidden / heads:g}"
+            )
+        return heads
+
+    @field_validator("num_kv_heads")
+    @classmethod
+    def _kv_heads_divide_heads(cls, kv_heads: int, info: ValidationInfo) -> int:
+        heads = info.data.get("num_heads")
+        if heads is not None and heads % kv_heads:
+            raise ValueError(f"{kv_heads} does not divide num_heads ({heads}) evenly")
+        return kv_heads
 
 
 class StudentParams(PolicyConfig):
@@ -39,10 +59,8 @@ class StudentParams(PolicyConfig):
         return PolicyConfig(**(self.model_dump(exclude={"build"}) | update))
 
 
-class RemoteFinetuneConfig(BaseModel):
+class RemoteFinetuneConfig(ConfigModel):
     """Remote (Together / OpenAI) fine-tuning settings; keys come only from the environment."""
-
-    model_config = ConfigDict(extra="forbid")
 
     poll_interval_s: float = Field(30.0, gt=0, description="seconds between status polls")
     timeout_s: float = Field(
@@ -72,19 +90,27 @@ class RemoteFinetuneConfig(BaseModel):
     retry_max_s: float = Field(60.0, ge=0, description="longest backoff")
     request_timeout_s: float = Field(120.0, gt=0, description="timeout of one API request")
 
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> RemoteFinetuneConfig:
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError(
+                f"retry_max_s ({self.retry_max_s}) is below retry_base_s ({self.retry_base_s})"
+            )
+        return self
 
-class SFTParams(Section):
+
+class SFTParams(ConfigModel):
     """Defaults sized for the embedded student (see README: batch 1 trains it far better)."""
 
-    epochs: float = Field(4.0, gt=0)
-    learning_rate: float = Field(2e-3, gt=0)
+    epochs: float = Field(4.0, gt=0, description="passes over the data; a fraction is allowed")
+    learning_rate: float = Field(2e-3, gt=0, le=1)
     batch_size: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
 
 
-class DPOParams(Section):
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(3e-5, gt=0)
+class DPOParams(ConfigModel):
+    epochs: float = Field(1.0, gt=0, description="passes over the data; a fraction is allowed")
+    learning_rate: float = Field(3e-5, gt=0, le=1)
     batch_size: int = Field(2, ge=1)
     beta: float = Field(0.1, gt=0)
     sft_weight: float = Field(
@@ -93,12 +119,12 @@ class DPOParams(Section):
     max_length: int = Field(2048, ge=64)
 
 
-class FinetuneParams(Section):
+class FinetuneParams(ConfigModel):
     backend: Literal["local", "together", "openai"] = "local"
     base_model: str = Field("", description="remote backends: the model to fine-tune")
     lora: bool = Field(False, description="LoRA via peft (what a 7B needs)")
-    lora_r: int = 16
-    seed: int = 0
+    lora_r: int = Field(16, ge=1, description="LoRA rank (lora_alpha is 2 * lora_r)")
+    seed: Seed = 0
     threads: int = Field(2, ge=1)
     sft: SFTParams = Field(default_factory=SFTParams)
     dpo: DPOParams = Field(default_factory=DPOParams)

@@ -36,7 +36,8 @@ class FinetuneBackend(Protocol):
     terminal: set[str]
     """Job statuses after which the job never changes."""
     secret: str
-    """The API key, scrubbed from every message and record."""
+    """The API key: `JobRunner` registers it (`repo_agent.secrets.register_secret`), so it is
+    scrubbed from every message and record."""
     connection_errors: tuple[type[BaseException], ...]
 
     def upload(self, path: Path) -> str:

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from repo_agent.files import write_json
 from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
-from repo_agent.policies.secrets import scrub
+from repo_agent.secrets import register_secret, scrub
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import FinetuneBackend, JobStatus, RemoteFinetuneError
 from repo_agent.training.remote.state import RECORD_FORMAT, STATE_FILE, save_state
@@ -35,6 +35,7 @@ class JobRunner:
         console: Console,
     ) -> None:
         self.api = api
+        register_secret(api.secret)  # masked in every later scrub of this process, too
         self.cfg = config
         self.out_dir = out_dir
         self.state = state

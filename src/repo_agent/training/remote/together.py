@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from repo_agent.policies.secrets import api_key_from_env
+from repo_agent.secrets import api_key_from_env
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import JobStatus, plain
 
