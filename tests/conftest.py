@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,12 @@ import pytest
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
+
+
+def fake_key(prefix: str, seed: int, n: int = 32) -> str:
+    """A key-shaped test value made at run time, so no key-like literal is ever committed."""
+    rng = random.Random(seed)
+    return prefix + "".join(rng.choices(string.ascii_letters + string.digits, k=n))
 
 
 @pytest.fixture(scope="session")

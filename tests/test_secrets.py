@@ -8,6 +8,7 @@ import string
 import time
 
 import pytest
+from conftest import fake_key
 
 from repo_agent import secrets
 from repo_agent.records import Message, NativeToolCall
@@ -20,8 +21,10 @@ from repo_agent.secrets import (
     unprefixed,
 )
 
-PROJ_KEY = "sk-proj-Zq8mW3vR7tY1uI5oP9aS2dF6gH0jK4lXc"
-TOGETHER_KEY = "tgp_v1_a8SdK2mQ9wX4cV7bN1zL5pR3tY6uJ0hG"
+PROJ_KEY = fake_key("sk-proj-", 4, 33)
+SVC_KEY = fake_key("sk-svcacct-", 6, 20)
+SHORT_KEY = fake_key("sk-", 7, 16)
+TOGETHER_KEY = fake_key("tgp_v1_", 5)
 
 
 @pytest.fixture(autouse=True)
@@ -42,13 +45,10 @@ def test_env_keys_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("key", "bodies"),
     [
-        (PROJ_KEY, ["proj-Zq8mW3vR7tY1uI5oP9aS2dF6gH0jK4lXc", "Zq8mW3vR7tY1uI5oP9aS2dF6gH0jK4lXc"]),
-        (TOGETHER_KEY, ["a8SdK2mQ9wX4cV7bN1zL5pR3tY6uJ0hG"]),
-        (
-            "sk-svcacct-Q1w2E3r4T5y6U7i8O9p0",
-            ["svcacct-Q1w2E3r4T5y6U7i8O9p0", "Q1w2E3r4T5y6U7i8O9p0"],
-        ),
-        ("sk-Q1w2E3r4T5y6U7i8", ["Q1w2E3r4T5y6U7i8"]),
+        (PROJ_KEY, [PROJ_KEY.removeprefix("sk-"), PROJ_KEY.removeprefix("sk-proj-")]),
+        (TOGETHER_KEY, [TOGETHER_KEY.removeprefix("tgp_v1_")]),
+        (SVC_KEY, [SVC_KEY.removeprefix("sk-"), SVC_KEY.removeprefix("sk-svcacct-")]),
+        (SHORT_KEY, [SHORT_KEY.removeprefix("sk-")]),
     ],
 )
 def test_the_key_without_its_prefix_is_masked(key: str, bodies: list[str]) -> None:

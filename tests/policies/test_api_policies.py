@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 from fake_api import FakeAPI, Fault, oracle_responder
 from typer.testing import CliRunner
 
@@ -303,7 +304,7 @@ def test_cli_run_with_api_options(
     assert not (tmp_path / "cache").exists()  # --no-cache: nothing read or written
 
 
-PROJ_KEY = "sk-proj-Hk4nB7xC1vZ9mQ2wE5rT8yU3iO6pA0sD"
+PROJ_KEY = fake_key("sk-proj-", 1)
 LEAKS = (PROJ_KEY, PROJ_KEY.removeprefix("sk-proj-"), PROJ_KEY[10:25], PROJ_KEY[-12:])
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.records import Completion, Message, NativeToolCall, ResultLine, StepRecord
@@ -407,7 +408,7 @@ def test_config_rejects_unknown_and_bad_values() -> None:
 
 # --- hostile runs: keys, wall time, broken test commands, loops ---------------------------------
 
-KEY = "sk-proj-Zq8mW3vR7tY1uI5oP9aS2dF6gH0jK4lX"
+KEY = fake_key("sk-proj-", 2)
 BODY = KEY.removeprefix("sk-proj-")
 FRAGMENT = KEY[12:27]  # 15 characters from the middle
 

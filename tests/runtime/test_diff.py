@@ -10,11 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 
 from repo_agent.runtime.diff import Opaque, file_diff, quote_path, split_lines
 from repo_agent.runtime.workspace import Workspace, ignore_dirs
 
-SECRET = "sk-live-0123456789-TOP-SECRET"
+SECRET = fake_key("sk-live-", 3, 24)
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
