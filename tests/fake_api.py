@@ -117,6 +117,94 @@ def oracle_responder(tasks: list[Task], protocol: ToolProtocol) -> Responder:
     return respond
 
 
+class InvalidRequest(Exception):
+    """A request the server refuses with 400 (e.g. a schema strict mode does not accept)."""
+
+
+STRICT_KEYWORDS = {
+    "type", "properties", "required", "additionalProperties", "anyOf", "enum", "description",
+}  # fmt: skip
+
+
+def check_strict_schema(schema: dict[str, Any], root: bool = True) -> None:
+    """The rules of OpenAI's strict structured outputs that our schemas meet: an object at the
+    root (no root anyOf), every object closed with every property required (optional ones are
+    nullable), and no keyword outside the supported subset (no maxLength, const, minimum)."""
+    if root and (schema.get("type") != "object" or "anyOf" in schema):
+        raise InvalidRequest("strict: the root must be an object, not anyOf")
+    unknown = set(schema) - STRICT_KEYWORDS
+    if unknown:
+        raise InvalidRequest(f"strict: unsupported keywords {sorted(unknown)}")
+    if schema.get("type") == "object":
+        props = schema.get("properties", {})
+        if schema.get("additionalProperties") is not False:
+            raise InvalidRequest("strict: additionalProperties must be false")
+        if schema.get("required") != list(props):
+            raise InvalidRequest(f"strict: every property must be required: {list(props)}")
+        for sub in props.values():
+            check_strict_schema(sub, root=False)
+    for sub in schema.get("anyOf", []):
+        check_strict_schema(sub, root=False)
+
+
+def strict_responder(tasks: list[Task], protocol: ToolProtocol) -> Responder:
+    """A strict structured-outputs server with the oracle as its brain. It checks that the
+    request's schema is one strict mode accepts, answers in the shape that schema forces (json:
+    the action under "action", every optional argument null; native: a strict function call,
+    `final` to finish), and validates its own reply against the request's schema."""
+    import jsonschema
+
+    from repo_agent.records import FinalAction
+    from repo_agent.runtime.tools import THOUGHT, TOOLS
+
+    oracle = OraclePolicy(tasks, protocol=protocol)
+    by_goal = {goal_message(t.spec.goal): t for t in tasks}
+
+    def full_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {a.name: args.get(a.name) for a in (*TOOLS[name].args, THOUGHT)}
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        messages = [Message.model_validate(m) for m in body["messages"]]
+        task = by_goal[messages[1].content or ""]
+        action = oracle.next_action(PolicyRequest(task_id=task.id, run_id="s", messages=messages))
+        try:
+            if protocol == "json":
+                fmt = body.get("response_format") or {}
+                if fmt.get("type") != "json_schema" or fmt["json_schema"].get("strict") is not True:
+                    raise InvalidRequest(f"expected a strict json_schema, got {fmt}")
+                schema = fmt["json_schema"]["schema"]
+                check_strict_schema(schema)
+                if isinstance(action, FinalAction):
+                    inner: dict[str, Any] = {"type": "final", "summary": action.summary}
+                else:
+                    args = full_args(action.name, action.args)
+                    inner = {"type": "tool_call", "name": action.name, "args": args}
+                reply = {"action": inner}
+                jsonschema.validate(reply, schema)
+                return {"role": "assistant", "content": json.dumps(reply)}
+            if body.get("tool_choice") != "required":
+                raise InvalidRequest(
+                    f"expected tool_choice required, got {body.get('tool_choice')}"
+                )
+            functions = {t["function"]["name"]: t["function"] for t in body["tools"]}
+            for fn in functions.values():
+                if fn.get("strict") is not True:
+                    raise InvalidRequest(f"{fn['name']}: not strict")
+                check_strict_schema(fn["parameters"])
+            if isinstance(action, FinalAction):
+                name, args = "final", {"summary": action.summary}
+            else:
+                name, args = action.name, full_args(action.name, action.args)
+            jsonschema.validate(args, functions[name]["parameters"])
+        except jsonschema.ValidationError as exc:
+            raise InvalidRequest(f"reply does not fit the schema: {exc.message}") from exc
+        call = {"id": f"call_{len(messages)}", "type": "function"}
+        call["function"] = {"name": name, "arguments": json.dumps(args)}
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+    return respond
+
+
 class FakeAPI:
     """Start with `with FakeAPI() as api:`; `api.url` is the root (`/v1` paths below it)."""
 
@@ -191,7 +279,10 @@ class FakeAPI:
     def _answer(self, h: _Handler, method: str, path: str) -> tuple[int, Any, dict[str, str]]:
         m = re.fullmatch
         if method == "POST" and path == "/v1/chat/completions":
-            return 200, self._chat(json.loads(h.body)), {}
+            try:
+                return 200, self._chat(json.loads(h.body)), {}
+            except InvalidRequest as exc:  # as a real server answers a schema it rejects
+                return 400, {"error": {"message": str(exc), "type": "invalid_request_error"}}, {}
         if method == "POST" and path == "/v1/files":
             return self._file_create(h)
         if method == "PUT" and (hit := m(r"/upload/([\w.-]+)", path)):
@@ -227,8 +318,10 @@ class FakeAPI:
         return 404, {"error": {"message": f"no route {method} {path}"}}, {}
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        message = self.responder(body)
-        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        message = dict(self.responder(body))
+        finish = message.pop("finish_reason", None) or (
+            "tool_calls" if message.get("tool_calls") else "stop"
+        )
         prompt, completion = self.usage
         return {
             "id": self.new_id("chatcmpl"),

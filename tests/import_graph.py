@@ -137,8 +137,10 @@ def dvc_stages(root: Path = ROOT) -> dict[str, dict[str, object]]:
         }
 
 
-def stage_names(models: list[str]) -> list[str]:
-    """The pipeline's stages as DVC names them, for the evaluated `models`, in dvc.yaml order."""
+def stage_names(models: list[str], grammar: list[str] | None = None) -> list[str]:
+    """The pipeline's stages as DVC names them, for the evaluated `models` and the constrained
+    ones (`grammar`), in dvc.yaml order."""
     head = ["rollout", "extract", "pair", "split", "heldout", "finetune@sft", "finetune@dpo"]
     head += ["onpolicy", "dpo_pairs"]
-    return [*head, *(f"eval@{m}" for m in models), "report"]
+    evals = [*(f"eval@{m}" for m in models), *(f"eval_grammar@{m}" for m in grammar or [])]
+    return [*head, *evals, "report"]

@@ -44,12 +44,16 @@ class Usage(Strict):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # Seconds spent generating these completion tokens: a local model's share of its batch's
+    # generate() time, an API request's time (kept from the first call on a cache hit).
+    decode_s: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
+            decode_s=self.decode_s + other.decode_s,
         )
 
 
@@ -59,6 +63,7 @@ class Completion(Strict):
     message: Message
     usage: Usage = Field(default_factory=Usage)
     error: str | None = None  # set when the policy itself failed (API error after retries)
+    truncated: bool = False  # generation stopped at the token budget (max_new_tokens)
 
 
 class ToolCallAction(Strict):

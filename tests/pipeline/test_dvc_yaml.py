@@ -8,7 +8,7 @@ from import_graph import ROOT, dvc_stages, stage_names
 from repo_agent.pipeline import paths
 
 # The six steps of the design, as DVC names them (foreach stages expanded), plus the report.
-STAGES = stage_names(["base", "sft", "dpo", "teacher"])
+STAGES = stage_names(["base", "sft", "dpo", "teacher"], ["base", "sft", "dpo"])
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def test_dvc_yaml_declares_the_paths_the_package_writes(
         paths.MODELS_REMOTE / "sft",
         paths.LIVE / "dpo" / "metrics.json",
         paths.eval_trace("teacher"),
+        paths.eval_trace("dpo+grammar"),
         paths.METRICS / "eval.json",
     ):
         assert str(p) in outs, p

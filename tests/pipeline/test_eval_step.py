@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,5 +45,29 @@ def test_remote_fine_tunes_are_served_by_their_provider(in_tmp: Path) -> None:
 
 
 def test_an_unknown_model_is_refused(in_tmp: Path) -> None:
-    with pytest.raises(ValueError, match="unknown model 'large'"):
-        run_eval(Params(), "large")  # type: ignore[arg-type]
+    for arm in ("large", "large+grammar", "sft+json"):
+        with pytest.raises(ValueError, match=f"unknown eval arm '{re.escape(arm)}'"):
+            run_eval(Params(), arm)
+
+
+def test_a_grammar_arm_is_its_model_constrained_with_its_own_cache(in_tmp: Path) -> None:
+    params = Params()
+    for model in ("base", "sft", "dpo"):
+        free = model_policy_config(params, model)
+        arm = model_policy_config(params, f"{model}+grammar")
+        assert arm.constrain == "json_schema" and free.constrain == "none"
+        assert arm.model_dump(exclude={"constrain", "cache_dir"}) == free.model_dump(
+            exclude={"constrain", "cache_dir"}
+        )
+        assert arm.cache_dir == str(paths.CACHE_EVAL / f"{model}+grammar")
+    with pytest.raises(ValueError, match="oracle"):
+        model_policy_config(params, "teacher+grammar")
+
+
+def test_grammar_arms_are_listed_apart_from_the_models() -> None:
+    ev = Params.model_validate({"eval": {"grammar": ["sft", "dpo"]}}).eval
+    assert ev.arms() == ["base", "sft", "dpo", "teacher", "sft+grammar", "dpo+grammar"]
+    with pytest.raises(ValueError, match=r"eval.grammar: \[sft\]"):
+        Params.model_validate({"eval": {"models": ["base", "sft+grammar"]}})
+    with pytest.raises(ValueError, match="oracle teacher"):
+        Params.model_validate({"eval": {"grammar": ["teacher"]}})

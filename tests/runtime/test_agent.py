@@ -118,6 +118,25 @@ def test_parse_errors_are_counted_and_answered(bsearch_task: Task) -> None:
     assert nxt[-1].role == "user" and nxt[-1].content == steps[0].observation
 
 
+class CutPolicy(ScriptedPolicy):
+    """Marks every reply as cut by the token budget (as a policy does at max_new_tokens)."""
+
+    def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
+        return [c.model_copy(update={"truncated": True}) for c in super().complete(requests)]
+
+
+def test_a_reply_cut_by_the_token_budget_is_a_truncated_parse_error(bsearch_task: Task) -> None:
+    policy = CutPolicy(['{"type":"tool_call","name":"read_file","args":{"rel_path":"bs', FINAL])
+    done: list[tuple[list[StepRecord], ResultLine]] = []
+    spec = RunSpec(bsearch_task, "t:cut:0")
+    run_episodes([spec], policy, AgentConfig(test_policy="never"), lambda s, r: done.append((s, r)))
+    [(steps, line)] = done
+    assert [s.parse_error for s in steps] == ["truncated", None]  # a cut reply that parses is kept
+    assert steps[0].parse_error_detail.startswith("the reply reached the token budget")
+    assert "invalid_json" in steps[0].parse_error_detail
+    assert line.result.parse_errors == 1
+
+
 def test_consecutive_parse_errors_end_the_run(bsearch_task: Task) -> None:
     steps, line, _ = one(bsearch_task, ["nope", "[]", "   "], max_consecutive_parse_errors=3)
     r = line.result

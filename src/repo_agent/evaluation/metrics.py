@@ -66,7 +66,18 @@ HEADLINE: dict[str, pl.Expr] = {
     "avg_steps": RUN_RATES["avg_steps"],
 }
 # Model pairs (a, b) whose paired difference b - a goes into metrics/eval.json as `a_to_b`.
-PAIRS = (("sft", "dpo"), ("base", "dpo"), ("base", "sft"))
+# Then the constrained arms: what the grammar adds to each model, and grammar alone (on the base
+# model) against fine-tuning alone and against both together.
+PAIRS = (
+    ("sft", "dpo"),
+    ("base", "dpo"),
+    ("base", "sft"),
+    ("base", "base+grammar"),
+    ("sft", "sft+grammar"),
+    ("dpo", "dpo+grammar"),
+    ("base+grammar", "dpo"),
+    ("base+grammar", "dpo+grammar"),
+)
 
 
 def runs_frame(results: list[RunResult]) -> pl.DataFrame:

@@ -109,6 +109,53 @@ def paired_section(metrics: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+GRAMMAR_METRICS = (
+    "parse_error_rate",
+    "loops_per_run",
+    "tool_call_validity",
+    "write_file_rate",
+    "success_rate",
+)
+
+
+def constrained_section(metrics: dict[str, dict[str, Any]], arms: list[str]) -> list[str]:
+    """ "Fine-tuning vs constrained decoding": each model that has a `+grammar` arm next to it,
+    the headline metrics with intervals, and the generation time per token with and without
+    the grammar (both measured in this run)."""
+    pairs = [(a, f"{a}+grammar") for a in arms if f"{a}+grammar" in arms]
+    alone = [a for a in arms if a.endswith("+grammar") and a.removesuffix("+grammar") not in arms]
+    if not pairs and not alone:
+        return []
+    shown = [arm for pair in pairs for arm in pair] + alone
+    rows = [
+        [
+            arm,
+            *(with_interval(metrics[arm], k) for k in GRAMMAR_METRICS),
+            f"{metrics[arm].get('decode_ms_per_token', 0.0):.3f}",
+        ]
+        for arm in shown
+    ]
+    lines = [
+        "## Fine-tuning vs constrained decoding",
+        "",
+        "`<model>+grammar` decodes the same model under the protocol's JSON schema "
+        "(`constrain: json_schema`), on the same tasks, runs and seeds. Its replies parse by "
+        "construction unless the token budget cuts one (parse error `truncated`).",
+        "",
+        markdown_table(["arm", *GRAMMAR_METRICS, "ms/token"], rows),
+        "",
+        "Generation time per completion token (generate() or request time over completion "
+        "tokens, prefill included), without → with the grammar:",
+        "",
+    ]
+    for free, constrained in pairs:
+        a = metrics[free].get("decode_ms_per_token", 0.0)
+        b = metrics[constrained].get("decode_ms_per_token", 0.0)
+        ratio = f" (×{b / a:.2f})" if a > 0 else ""
+        lines.append(f"- {free}: {a:.3f} ms → {b:.3f} ms{ratio}")
+    return [*lines, ""]
+
+
 def write_report(
     traces: dict[str, Path],
     metrics: dict[str, dict[str, Any]],
@@ -153,6 +200,7 @@ def write_report(
             markdown_table(["model", *TABLE_METRICS[1:]], drows),
             "",
         ]
+    sections += constrained_section(metrics, models)
     if any(pair_name(a, b) in metrics for a, b in PAIRS):
         sections += paired_section(metrics)
     for key in ("category", "difficulty"):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import get_args
 
 from repo_agent.pipeline import paths
-from repo_agent.pipeline.params import EvalModel, Params
+from repo_agent.pipeline.params import Params, split_arm
 from repo_agent.pipeline.runs import record_runs
 from repo_agent.pipeline.served import served_policy
 from repo_agent.policies.config import PolicyConfig
@@ -19,9 +18,14 @@ from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter
 
 
-def model_policy_config(params: Params, model: EvalModel, temperature: float = 0.0) -> PolicyConfig:
-    """How `model` is served in its eval runs (greedy unless a temperature is given)."""
-    return served_policy(params, model, temperature, paths.CACHE_EVAL / model)
+def model_policy_config(params: Params, arm: str, temperature: float = 0.0) -> PolicyConfig:
+    """How eval arm `arm` (a model, or `<model>+grammar`) is served in its eval runs (greedy
+    unless a temperature is given)."""
+    model, constrained = split_arm(arm)
+    cfg = served_policy(params, model, temperature, paths.CACHE_EVAL / arm)
+    if constrained:  # validated again: an oracle cannot be constrained
+        cfg = PolicyConfig(**(cfg.model_dump() | {"constrain": "json_schema"}))
+    return cfg
 
 
 def heldout_tasks(params: Params) -> list[Task]:
@@ -49,18 +53,18 @@ def eval_specs(
     ]
 
 
-def run_eval(params: Params, model: EvalModel) -> int:
-    """Roll out `model` on the held-out set into data/eval/<model>.jsonl; returns the runs."""
-    if model not in get_args(EvalModel):
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(get_args(EvalModel))}")
+def run_eval(params: Params, arm: str) -> int:
+    """Roll out eval arm `arm` on the held-out set into data/eval/<arm>.jsonl; returns the
+    number of runs."""
+    split_arm(arm)  # a clear error for an unknown arm before any work
     tasks = heldout_tasks(params)
     if not tasks:
         raise ValueError(f"{paths.HELDOUT_TASKS}: no held-out tasks")
     ev = params.eval
-    trace_path = paths.eval_trace(model)
+    trace_path = paths.eval_trace(arm)
     trace_path.unlink(missing_ok=True)
     writer = TraceWriter(trace_path)
-    greedy, sampled = eval_specs(tasks, model, ev.samples, ev.seed)
+    greedy, sampled = eval_specs(tasks, arm, ev.samples, ev.seed)
     n = 0
     for specs, temperature, label in (
         (greedy, 0.0, "greedy"),
@@ -68,11 +72,11 @@ def run_eval(params: Params, model: EvalModel) -> int:
     ):
         if not specs:
             continue
-        cfg = model_policy_config(params, model, temperature)
+        cfg = model_policy_config(params, arm, temperature)
         Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
-        policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=model)
+        policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
         lines = record_runs(
-            specs, policy, params.agent, writer, f"eval {model} {label}", batch_size_for(cfg)
+            specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg)
         )
         n += len(lines)
     return n

@@ -9,10 +9,10 @@ loads only pydantic models.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from repo_agent.data.config import ExtractParams, PairParams, RubricParams, SplitParams
 from repo_agent.policies.config import PolicyConfig
@@ -46,6 +46,22 @@ class OnPolicyParams(ConfigModel):
 
 
 EvalModel = Literal["base", "sft", "dpo", "teacher"]
+GRAMMAR = "+grammar"  # an eval arm `<model>+grammar`: the model under constrain: json_schema
+
+
+def split_arm(arm: str) -> tuple[EvalModel, bool]:
+    """(model, constrained) of an eval arm name.
+
+    >>> split_arm("sft+grammar"), split_arm("dpo")
+    (('sft', True), ('dpo', False))
+    """
+    model, constrained = arm.removesuffix(GRAMMAR), arm.endswith(GRAMMAR)
+    if model not in get_args(EvalModel):
+        models = ", ".join(get_args(EvalModel))
+        raise ValueError(
+            f"unknown eval arm {arm!r}; arms are <model> or <model>{GRAMMAR}, model one of {models}"
+        )
+    return model, constrained  # type: ignore[return-value]
 
 
 class EvalParams(ConfigModel):
@@ -58,12 +74,34 @@ class EvalParams(ConfigModel):
     models: Annotated[list[EvalModel], Unique] = Field(
         default_factory=lambda: ["base", "sft", "dpo", "teacher"], min_length=1
     )
+    grammar: Annotated[list[EvalModel], Unique] = Field(
+        default_factory=list,
+        description="models also evaluated under constrained decoding, as arms <model>+grammar",
+    )
     seed: Seed = 1000
     temperature: float = Field(0.7, gt=0, description="sampling temperature of the samples")
     heldout_mutants: int = Field(
         3, ge=0, description="mutants of each held-out program added to the held-out set"
     )
     bootstrap_samples: int = Field(1000, ge=100)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _no_arm_in_models(cls, value: object) -> object:
+        if isinstance(value, list):
+            arms = [v for v in value if isinstance(v, str) and v.endswith(GRAMMAR)]
+            if arms:
+                models = [a.removesuffix(GRAMMAR) for a in arms]
+                raise ValueError(
+                    f"{', '.join(arms)}: list constrained arms in eval.grammar "
+                    f"(eval.grammar: [{', '.join(models)}]), not in eval.models: DVC's foreach "
+                    f"cannot make the arm's model folder (models/<model>) from its name"
+                )
+        return value
+
+    def arms(self) -> list[str]:
+        """Every evaluated arm: the models, then `<model>+grammar` for each of eval.grammar."""
+        return [*self.models, *(f"{m}{GRAMMAR}" for m in self.grammar)]
 
 
 class Params(ConfigModel):
@@ -84,6 +122,11 @@ class Params(ConfigModel):
     def _check(self) -> Params:
         if self.student.kind == "hf" and self.agent.tool_protocol != "json":
             raise ValueError("a local hf student speaks agent.tool_protocol json only")
+        if "teacher" in self.eval.grammar and self.teacher.kind == "oracle":
+            raise ValueError(
+                "eval.grammar: the oracle teacher writes valid actions by construction; "
+                "teacher+grammar needs an hf or API teacher"
+            )
         return self
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,12 @@ from repo_agent.policies.cache import ResponseCache, cache_key
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.responses import parse_chat_response, usage_cost
 from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
+from repo_agent.policies.schemas import (
+    strict_response_format,
+    strict_tools,
+    unwrap_strict_content,
+    unwrap_strict_native,
+)
 from repo_agent.records import Completion, Message, Usage
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.secrets import api_key_from_env, register_secret, scrub, scrub_message
@@ -94,8 +101,13 @@ class APIPolicy:
             "top_p": cfg.top_p,
             "max_tokens": cfg.max_new_tokens,
         }
+        constrained = cfg.constrain == "json_schema"
         if req.tools:
-            body["tools"] = req.tools
+            body["tools"] = strict_tools() if constrained else req.tools
+            if constrained:
+                body["tool_choice"] = "required"
+        elif constrained:
+            body["response_format"] = strict_response_format()
         elif cfg.json_mode:
             body["response_format"] = {"type": "json_object"}
         if cfg.temperature > 0:
@@ -111,11 +123,14 @@ class APIPolicy:
             key = cache_key(f"{self.provider}@{self.endpoint}", body)
             hit = self.cache.get(key)
             if hit is not None:
-                message, usage = hit
+                message, usage, truncated = hit
                 message = scrub_message(message, self._secrets)  # entries from before scrubbing
                 usage = usage.model_copy(update={"cost_usd": 0.0})  # nothing paid this time
                 self._count(usage, cache_hit=True)
-                return Completion(message=message, usage=usage)
+                return Completion(
+                    message=self._unwrap(message, req), usage=usage, truncated=truncated
+                )
+        started = time.perf_counter()
         try:
             resp = call_with_retries(
                 lambda: self._send(body),
@@ -124,24 +139,40 @@ class APIPolicy:
                 retryable=lambda e: is_retryable(e, self._connection_errors()),
                 on_retry=self._on_retry,
             )
-            message, prompt, completion = parse_chat_response(resp)
+            reply = parse_chat_response(resp)
         except Exception as exc:
             error = self._error_text(exc)
             log.warning("%s", error)
             with self._lock:
                 self.stats.errors += 1
             return Completion(message=Message(role="assistant", content=""), error=error)
+        seconds = time.perf_counter() - started
         # A reply that echoes a key must not reach labels, traces, the cache or a request.
-        message = scrub_message(message, self._secrets)
+        message = scrub_message(reply.message, self._secrets)
         cfg = self.config
-        usage = usage_cost(prompt, completion, cfg.price_input_per_mtok, cfg.price_output_per_mtok)
+        usage = usage_cost(
+            reply.prompt_tokens,
+            reply.completion_tokens,
+            cfg.price_input_per_mtok,
+            cfg.price_output_per_mtok,
+        ).model_copy(update={"decode_s": round(seconds, 6)})
         if self.cache is not None:
             try:
-                self.cache.put(key, self.provider, self.model, message, usage)
+                self.cache.put(key, self.provider, self.model, message, usage, reply.truncated)
             except OSError as exc:  # a full disk costs the cache entry, not the run
                 log.warning("response cache: cannot write %s: %s", key, exc)
         self._count(usage)
-        return Completion(message=message, usage=usage)
+        return Completion(
+            message=self._unwrap(message, req), usage=usage, truncated=reply.truncated
+        )
+
+    def _unwrap(self, message: Message, req: PolicyRequest) -> Message:
+        """A strict reply in the protocol's own shape (the raw reply is what is cached)."""
+        if self.config.constrain != "json_schema":
+            return message
+        if req.tools:
+            return unwrap_strict_native(message)
+        return message.model_copy(update={"content": unwrap_strict_content(message.content or "")})
 
     def _count(self, usage: Usage, cache_hit: bool = False) -> None:
         with self._lock:

@@ -31,23 +31,35 @@ class ResponseCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> tuple[Message, Usage] | None:
+    def get(self, key: str) -> tuple[Message, Usage, bool] | None:
+        """(message, usage, truncated) of a stored reply, or None on a miss."""
         path = self._path(key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != CACHE_FORMAT:
                 return None
-            return Message.model_validate(data["message"]), Usage.model_validate(data["usage"])
+            message = Message.model_validate(data["message"])
+            return message, Usage.model_validate(data["usage"]), data.get("truncated") is True
         except (OSError, ValueError, KeyError):
             return None  # a missing or unreadable entry is a miss
 
-    def put(self, key: str, provider: str, model: str, message: Message, usage: Usage) -> None:
+    def put(
+        self,
+        key: str,
+        provider: str,
+        model: str,
+        message: Message,
+        usage: Usage,
+        truncated: bool = False,
+    ) -> None:
         """Store `message` with every known key scrubbed out (a reply may echo one)."""
-        entry = {
+        entry: dict[str, Any] = {
             "format": CACHE_FORMAT,
             "provider": provider,
             "model": model,
             "message": scrub_message(message).dump(),
             "usage": usage.model_dump(),
         }
+        if truncated:
+            entry["truncated"] = True
         write_text_atomic(self._path(key), json.dumps(entry, ensure_ascii=False))

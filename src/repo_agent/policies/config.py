@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from repo_agent.yamlfile import ConfigModel
 
 PolicyKind = Literal["oracle", "hf", "openai", "together"]
+Constrain = Literal["none", "json_schema"]
 
 
 class PolicyConfig(ConfigModel):
@@ -24,6 +25,11 @@ class PolicyConfig(ConfigModel):
     max_prompt_tokens: int = Field(2048, ge=64, description="hf: prompt cut from the left")
     stop_on_non_json: bool = Field(
         True, description="hf: stop a sequence as soon as it cannot be one JSON object"
+    )
+    constrain: Constrain = Field(
+        "none",
+        description="json_schema: decode under the protocol's JSON schema (hf: llguidance "
+        "grammar; APIs: strict response_format / strict tools with tool_choice=required)",
     )
     # API policies (openai, together); keys come only from the environment (api_key_env).
     base_url: str | None = Field(
@@ -46,7 +52,16 @@ class PolicyConfig(ConfigModel):
     price_output_per_mtok: float = Field(0.0, ge=0, description="APIs: USD per 1M output tokens")
 
     @model_validator(mode="after")
-    def _backoff_grows(self) -> PolicyConfig:
+    def _consistent(self) -> PolicyConfig:
+        if self.constrain != "none" and self.kind == "oracle":
+            raise ValueError(
+                "constrain applies to hf, openai and together policies (the oracle's actions "
+                "are valid by construction); set constrain: none"
+            )
+        if self.constrain != "none" and self.json_mode:
+            raise ValueError(
+                "json_mode and constrain: json_schema both set response_format; choose one"
+            )
         if self.retry_max_s < self.retry_base_s:
             raise ValueError(
                 f"retry_max_s ({self.retry_max_s}) is below retry_base_s ({self.retry_base_s})"

@@ -30,6 +30,14 @@ def make_policy(
     if config.kind == "together":
         from repo_agent.policies.together_api import TogetherPolicy
 
+        if config.constrain == "json_schema" and protocol == "native":
+            raise ValueError(
+                "together: constrain json_schema is not supported under the native protocol "
+                "(the Together SDK's function schema has no `strict` field); use "
+                "agent.tool_protocol json (response_format json_schema), or kind openai with "
+                "the server's base_url"
+            )
+
         return TogetherPolicy(config, name=label)
     raise ValueError(f"policy kind {config.kind!r} is not available in this build")
 

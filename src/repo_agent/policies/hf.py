@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Any
+
 from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.schemas import action_schema
 from repo_agent.records import Completion, Message, Usage
 from repo_agent.runtime.policy import PolicyRequest
+
+if TYPE_CHECKING:
+    from repo_agent.policies.grammar import ActionGrammar
+
+# Under a grammar, write_file content may hold this many characters per token of the budget
+# (about what this tokenizer fits in one token): a longer string could not close in time.
+CHARS_PER_TOKEN = 3
 
 
 def cannot_be_protocol_json(text: str) -> bool:
@@ -56,6 +67,16 @@ class HFPolicy:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(config.model)
         self.model.eval()
+        self.grammar: ActionGrammar | None = None
+        if config.constrain == "json_schema":
+            from repo_agent.policies.grammar import ActionGrammar
+
+            self.grammar = ActionGrammar(
+                self.tokenizer,
+                self.model.config.vocab_size,
+                action_schema(max_content_chars=CHARS_PER_TOKEN * config.max_new_tokens),
+                eos=self.tokenizer.eos_token_id,
+            )
 
     def _prompt_ids(self, messages: list[Message]) -> list[int]:
         chat = [{"role": m.role, "content": m.content or ""} for m in messages]
@@ -84,34 +105,59 @@ class HFPolicy:
         sample = self.config.temperature > 0
         if sample:
             torch.manual_seed(requests[0].seed * 1_000_003 + requests[0].step)
+        budget = self.config.max_new_tokens
+        stopping, processors = None, None
+        sampling: dict[str, Any] = {"top_k": None}
+        if sample:
+            sampling |= {"temperature": self.config.temperature, "top_p": self.config.top_p}
+        if self.grammar is not None:
+            processors = [self.grammar.processor(width, budget)]
+            if sample:  # the mask first, then the warpers (HF would run top_p before the mask)
+                from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+                processors.append(TemperatureLogitsWarper(self.config.temperature))
+                if self.config.top_p < 1:
+                    processors.append(TopPLogitsWarper(self.config.top_p))
+                sampling = {"temperature": 1.0, "top_p": 1.0, "top_k": 0}
+        elif self.config.stop_on_non_json:
+            stopping = StoppingCriteriaList([_StopOnNonJson(self.tokenizer, width)])
+        started = time.perf_counter()
         with torch.no_grad():
             generated = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention,
-                max_new_tokens=self.config.max_new_tokens,
+                max_new_tokens=budget,
                 do_sample=sample,
-                temperature=self.config.temperature if sample else None,
-                top_p=self.config.top_p if sample else None,
-                top_k=None,
+                **sampling,
                 pad_token_id=pad,
                 eos_token_id=self.tokenizer.eos_token_id,
-                stopping_criteria=StoppingCriteriaList([_StopOnNonJson(self.tokenizer, width)])
-                if self.config.stop_on_non_json
-                else None,
+                stopping_criteria=stopping,
+                logits_processor=processors,
             )
-        completions = []
-        for i, prompt in enumerate(prompts):
+        seconds = time.perf_counter() - started
+        eos = self.tokenizer.eos_token_id
+        rows = []
+        for i in range(len(prompts)):
             new = generated[i, width:].tolist()
-            eos = self.tokenizer.eos_token_id
-            if eos in new:
+            ended = eos in new
+            if ended:
                 new = new[: new.index(eos)]
             while new and new[-1] == pad:
                 new.pop()
+            rows.append((new, not ended and len(new) >= budget))
+        total = max(sum(len(new) for new, _ in rows), 1)
+        completions = []
+        for prompt, (new, truncated) in zip(prompts, rows, strict=True):
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             completions.append(
                 Completion(
                     message=Message(role="assistant", content=text),
-                    usage=Usage(prompt_tokens=len(prompt), completion_tokens=len(new)),
+                    usage=Usage(
+                        prompt_tokens=len(prompt),
+                        completion_tokens=len(new),
+                        decode_s=round(seconds * len(new) / total, 6),
+                    ),
+                    truncated=truncated,
                 )
             )
         return completions

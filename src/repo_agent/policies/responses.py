@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from repo_agent.policies.retries import MalformedResponseError
@@ -22,8 +23,17 @@ def usage_cost(
     )
 
 
-def parse_chat_response(resp: Any) -> tuple[Message, int, int]:
-    """(assistant message, prompt tokens, completion tokens) from an SDK chat completion.
+@dataclass(frozen=True)
+class ChatReply:
+    message: Message
+    prompt_tokens: int
+    completion_tokens: int
+    truncated: bool  # finish_reason "length": the reply hit max_tokens
+
+
+def parse_chat_response(resp: Any) -> ChatReply:
+    """The assistant message, its token counts and whether it was cut, from an SDK chat
+    completion.
 
     Works on the OpenAI and Together SDK objects alike (they share the OpenAI shape); anything
     else (an HTML page, no choices, no message) is a MalformedResponseError.
@@ -50,4 +60,5 @@ def parse_chat_response(resp: Any) -> tuple[Message, int, int]:
     usage = getattr(resp, "usage", None)
     prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    return message, prompt, completion
+    truncated = getattr(choices[0], "finish_reason", None) == "length"
+    return ChatReply(message, prompt, completion, truncated)

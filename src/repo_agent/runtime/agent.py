@@ -23,6 +23,7 @@ from repo_agent.runtime.loops import LoopDetector, reflection_prompt
 from repo_agent.runtime.policy import Policy, PolicyRequest
 from repo_agent.runtime.protocol import (
     ParseError,
+    ParseErrorCode,
     fit_context,
     goal_message,
     observation_messages,
@@ -112,6 +113,12 @@ class Episode:
         self.usage = self.usage + completion.usage
         self.messages.append(msg)
         parsed = scrub_parsed(parse_action(msg, cfg.tool_protocol))
+        if isinstance(parsed, ParseError) and completion.truncated:
+            parsed = ParseError(
+                ParseErrorCode.TRUNCATED,
+                f"the reply reached the token budget before it was complete "
+                f"({parsed.code.value}: {parsed.detail})",
+            )
         record = StepRecord(
             task_id=self.task.id,
             run_id=self.spec.run_id,

@@ -46,6 +46,7 @@ class ParseErrorCode(StrEnum):
     BAD_SUMMARY = "bad_summary"
     EMPTY = "empty"
     DUPLICATE_KEY = "duplicate_key"
+    TRUNCATED = "truncated"  # the reply hit the token budget before it was complete
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _loads(text: str) -> Any:
+def load_json(text: str) -> Any:
     """json.loads that also rejects what a trace cannot record: lone surrogates ("\\ud800"), and
     duplicate keys at any level (DuplicateKeyError)."""
     obj = json.loads(text, object_pairs_hook=_unique_keys)
@@ -162,7 +163,7 @@ def parse_json_action(content: str | None) -> Action | ParseError:
     if not text:
         return ParseError(ParseErrorCode.EMPTY, "the reply was empty")
     try:
-        obj = _loads(text)
+        obj = load_json(text)
     except DuplicateKeyError as exc:
         return _duplicate(exc)
     except (ValueError, RecursionError):  # ValueError: also huge ints and lone surrogates
@@ -197,7 +198,7 @@ def parse_native_action(message: Message) -> Action | ParseError:
         return ParseError(ParseErrorCode.NOT_ONE_OBJECT, "call exactly one tool per message")
     call = calls[0]
     try:
-        args = _loads(call.function.arguments or "{}")
+        args = load_json(call.function.arguments or "{}")
     except DuplicateKeyError as exc:
         return _duplicate(exc)
     except (ValueError, RecursionError):
