@@ -77,6 +77,13 @@ RUNS = {
         ("t_math", 0, True, "math", "hard", 0, None, True),
         ("t_math", 1, True, "math", "hard", 0, None, True),
     ],
+    # sft under the grammar: no parse errors, the same successes.
+    "sft+grammar": [
+        ("t_sort", 0, True, "sorting", "easy", 0, None, True),
+        ("t_sort", 1, False, "sorting", "easy", 0, None, True),
+        ("t_math", 0, True, "math", "hard", 0, None, True),
+        ("t_math", 1, True, "math", "hard", 0, None, True),
+    ],
     # t_math k = 1 is missing: it pairs with neither base nor sft.
     "dpo": [
         ("t_sort", 0, True, "sorting", "easy", 0, None, True),
@@ -307,3 +314,28 @@ def test_report_of_plain_metric_blocks_shows_plain_values(tmp_path: Path) -> Non
 
 def test_markdown_table() -> None:
     assert markdown_table(["a", "b"], [["1", "2"]]) == "| a | b |\n|---|---|\n| 1 | 2 |"
+
+
+def test_the_constrained_section_sets_each_model_beside_its_grammar_arm(tmp_path: Path) -> None:
+    from repo_agent.pipeline.report import usage_block
+    from repo_agent.records import Usage
+
+    traces = write_traces(tmp_path, ["base", "sft", "sft+grammar"])
+    metrics = metrics_of(traces)
+    metrics["sft"] |= usage_block(Usage(completion_tokens=1000, decode_s=2.0))
+    metrics["sft+grammar"] |= usage_block(Usage(completion_tokens=1000, decode_s=2.6))
+    write_report(traces, metrics, tmp_path / "reports", tmp_path / "plots", **BOOTSTRAP)
+    text = (tmp_path / "reports" / "eval.md").read_text(encoding="utf-8")
+    part = section(text, "Fine-tuning vs constrained decoding")
+    rows = table_rows(part)
+    assert [r[0] for r in rows[1:]] == ["sft", "sft+grammar"]  # base has no grammar arm
+    assert rows[1][1].startswith("0.000") and rows[1][-1] == "2.000"
+    assert rows[2][-1] == "2.600"
+    assert "- sft: 2.000 ms → 2.600 ms (×1.30)" in part
+    # The grammar arm also pairs with its model in the paired differences.
+    assert "### sft → sft+grammar" in section(text, "Paired differences")
+    assert "sft_to_sft+grammar" in metrics
+
+
+def test_no_constrained_section_without_grammar_arms(written: Written) -> None:
+    assert "constrained decoding" not in md(written)

@@ -243,3 +243,15 @@ def test_script_rejects_a_bad_seeds_file(repo: Path) -> None:
     seeds.write_text(json.dumps(seeds_file() | {"format": "nope"}), encoding="utf-8")
     out = results(repo)
     assert out.returncode == 2 and "seeds.json" in out.stderr
+
+
+def test_render_shows_the_grammar_arms_beside_their_models() -> None:
+    metrics = eval_json()
+    assert "constrained decoding" not in render_results(metrics)  # no grammar arm, no table
+    metrics["sft"] |= {"decode_ms_per_token": 2.0}
+    metrics["sft+grammar"] = model_block(0.5, 0.0) | {"decode_ms_per_token": 3.0}
+    text = render_results(metrics)
+    rows = rows_of(text.split("constrained decoding")[1], "arm")
+    assert list(rows) == ["sft", "sft+grammar"]
+    assert rows["sft+grammar"][0] == "0.000 [-0.100, 0.100]" and rows["sft+grammar"][-1] == "3.000"
+    assert "- sft: 2.000 ms → 3.000 ms (×1.50)" in text

@@ -195,3 +195,38 @@ def test_unwrapping_strict_replies() -> None:
     assert json.loads(grep.tool_calls[0].function.arguments) == {"pattern": "x", "max_hits": 3}
     broken = native("grep", '{"pattern": ')
     assert unwrap_strict_native(broken) == broken
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def cli(*args: str):
+    from typer.testing import CliRunner
+
+    from repo_agent.cli.app import app
+
+    return CliRunner().invoke(app, ["run", "--task", "a_binary_search", *args])
+
+
+def test_cli_constrain_option_reaches_the_request_and_the_settings(
+    tmp_path, tasks, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with FakeAPI(strict_responder(tasks, "native")) as api:
+        base = ["--policy", "openai", "--model", "m", "--base-url", f"{api.url}/v1"]
+        base += ["--tool-protocol", "native", "--no-cache", "--out", "runs.jsonl"]
+        result = cli(*base, "--constrain", "json_schema")
+        assert result.exit_code == 0, result.output
+        assert all(b["tool_choice"] == "required" for b in chat_bodies(api))
+        # A resume with free decoding is a different run: refused, naming the setting.
+        again = cli(*base)
+    assert json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[0])["success"] is True
+    assert json.loads((tmp_path / "runs.settings.json").read_text())["constrain"] == "json_schema"
+    assert again.exit_code == 2 and "constrain 'json_schema' → 'none'" in again.output
+
+
+def test_cli_constrain_with_the_oracle_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("--constrain", "json_schema")
+    assert result.exit_code == 2
+    assert "constrain applies to hf, openai and together" in result.output

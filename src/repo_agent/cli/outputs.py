@@ -37,6 +37,7 @@ class RunSettings(BaseModel):
     explore: float
     seed: int
     sandbox: str
+    constrain: str = "none"  # settings files from before constrained decoding lack it
 
 
 def settings_changes(old: RunSettings, new: RunSettings) -> list[str]:

@@ -16,7 +16,7 @@ from repo_agent.cli.outputs import RunSettings, check_out, check_settings, open_
 from repo_agent.evaluation.metrics import model_metrics
 from repo_agent.inputs import file_kind
 from repo_agent.pipeline.runs import record_runs
-from repo_agent.policies.config import PolicyConfig, PolicyKind
+from repo_agent.policies.config import Constrain, PolicyConfig, PolicyKind
 from repo_agent.policies.factory import make_policy
 from repo_agent.records import RunResult
 from repo_agent.runtime.agent import run_specs
@@ -96,6 +96,10 @@ def run(
     policy: Annotated[PolicyKind, typer.Option(help="who acts")] = "oracle",
     model: Annotated[str, typer.Option(help="model path or name (hf, openai, together)")] = "",
     tool_protocol: Annotated[ToolProtocol, typer.Option(help="json | native")] = "json",
+    constrain: Annotated[
+        Constrain,
+        typer.Option(help="none | json_schema: decode under the protocol's JSON schema"),
+    ] = "none",
     test_policy: Annotated[str, typer.Option(help="never | on_final | after_write")] = "on_final",
     sandbox: Annotated[Sandbox, typer.Option(help="test runs: auto | bwrap | none")] = "auto",
     rollouts: Annotated[int, typer.Option(min=1, help="runs per task")] = 1,
@@ -133,6 +137,7 @@ def run(
             kind=policy,
             model=model,
             explore=explore,
+            constrain=constrain,
             base_url=base_url,
             concurrency=concurrency,
             cache=not no_cache,
@@ -153,6 +158,7 @@ def run(
         explore=explore,
         seed=seed,
         sandbox=sandbox,
+        constrain=constrain,
     )
     files = check_out(out) if out is not None else None
     with ExitStack() as held:

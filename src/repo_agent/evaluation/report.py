@@ -118,34 +118,32 @@ GRAMMAR_METRICS = (
 )
 
 
-def constrained_section(metrics: dict[str, dict[str, Any]], arms: list[str]) -> list[str]:
-    """ "Fine-tuning vs constrained decoding": each model that has a `+grammar` arm next to it,
-    the headline metrics with intervals, and the generation time per token with and without
-    the grammar (both measured in this run)."""
-    pairs = [(a, f"{a}+grammar") for a in arms if f"{a}+grammar" in arms]
-    alone = [a for a in arms if a.endswith("+grammar") and a.removesuffix("+grammar") not in arms]
-    if not pairs and not alone:
+def grammar_pairs(arms: list[str]) -> list[tuple[str, str]]:
+    """(model, model+grammar) for each model evaluated both ways, in `arms` order."""
+    return [(a, f"{a}+grammar") for a in arms if f"{a}+grammar" in arms]
+
+
+def constrained_lines(metrics: dict[str, dict[str, Any]], arms: list[str]) -> list[str]:
+    """Each model next to its `+grammar` arm: the headline metrics with intervals and the
+    generation time per token, then the time without → with the grammar (empty where no
+    model has a grammar arm)."""
+    pairs = grammar_pairs(arms)
+    if not pairs:
         return []
-    shown = [arm for pair in pairs for arm in pair] + alone
     rows = [
         [
             arm,
             *(with_interval(metrics[arm], k) for k in GRAMMAR_METRICS),
             f"{metrics[arm].get('decode_ms_per_token', 0.0):.3f}",
         ]
-        for arm in shown
+        for pair in pairs
+        for arm in pair
     ]
     lines = [
-        "## Fine-tuning vs constrained decoding",
-        "",
-        "`<model>+grammar` decodes the same model under the protocol's JSON schema "
-        "(`constrain: json_schema`), on the same tasks, runs and seeds. Its replies parse by "
-        "construction unless the token budget cuts one (parse error `truncated`).",
-        "",
         markdown_table(["arm", *GRAMMAR_METRICS, "ms/token"], rows),
         "",
         "Generation time per completion token (generate() or request time over completion "
-        "tokens, prefill included), without → with the grammar:",
+        "tokens, prefill included), without → with the grammar, measured in the same run:",
         "",
     ]
     for free, constrained in pairs:
@@ -153,7 +151,24 @@ def constrained_section(metrics: dict[str, dict[str, Any]], arms: list[str]) -> 
         b = metrics[constrained].get("decode_ms_per_token", 0.0)
         ratio = f" (×{b / a:.2f})" if a > 0 else ""
         lines.append(f"- {free}: {a:.3f} ms → {b:.3f} ms{ratio}")
-    return [*lines, ""]
+    return lines
+
+
+def constrained_section(metrics: dict[str, dict[str, Any]], arms: list[str]) -> list[str]:
+    """The report's "Fine-tuning vs constrained decoding" section (empty without grammar arms)."""
+    lines = constrained_lines(metrics, arms)
+    if not lines:
+        return []
+    return [
+        "## Fine-tuning vs constrained decoding",
+        "",
+        "`<model>+grammar` decodes the same model under the protocol's JSON schema "
+        "(`constrain: json_schema`), on the same tasks, runs and seeds. Its replies parse by "
+        "construction unless the token budget cuts one (parse error `truncated`).",
+        "",
+        *lines,
+        "",
+    ]
 
 
 def write_report(
