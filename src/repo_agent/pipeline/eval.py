@@ -9,7 +9,7 @@ from pathlib import Path
 from repo_agent.pipeline import paths
 from repo_agent.pipeline.params import Params, split_arm
 from repo_agent.pipeline.runs import record_runs
-from repo_agent.pipeline.served import served_policy
+from repo_agent.pipeline.served import model_endpoint, served_policy
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.runtime.agent import RunSpec, run_specs
@@ -18,11 +18,13 @@ from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter
 
 
-def model_policy_config(params: Params, arm: str, temperature: float = 0.0) -> PolicyConfig:
+def model_policy_config(
+    params: Params, arm: str, temperature: float = 0.0, endpoint: str | None = None
+) -> PolicyConfig:
     """How eval arm `arm` (a model, or `<model>+grammar`) is served in its eval runs (greedy
-    unless a temperature is given)."""
+    unless a temperature is given; `endpoint`: the name of the endpoint serving it)."""
     model, constrained = split_arm(arm)
-    cfg = served_policy(params, model, temperature, paths.CACHE_EVAL / arm)
+    cfg = served_policy(params, model, temperature, paths.CACHE_EVAL / arm, endpoint=endpoint)
     if constrained:  # validated again: an oracle cannot be constrained
         cfg = PolicyConfig(**(cfg.model_dump() | {"constrain": "json_schema"}))
     return cfg
@@ -56,7 +58,7 @@ def eval_specs(
 def run_eval(params: Params, arm: str) -> int:
     """Roll out eval arm `arm` on the held-out set into data/eval/<arm>.jsonl; returns the
     number of runs."""
-    split_arm(arm)  # a clear error for an unknown arm before any work
+    model, _ = split_arm(arm)  # a clear error for an unknown arm before any work
     tasks = heldout_tasks(params)
     if not tasks:
         raise ValueError(f"{paths.HELDOUT_TASKS}: no held-out tasks")
@@ -66,17 +68,19 @@ def run_eval(params: Params, arm: str) -> int:
     writer = TraceWriter(trace_path)
     greedy, sampled = eval_specs(tasks, arm, ev.samples, ev.seed)
     n = 0
-    for specs, temperature, label in (
-        (greedy, 0.0, "greedy"),
-        (sampled, ev.temperature, "sampled"),
-    ):
-        if not specs:
-            continue
-        cfg = model_policy_config(params, arm, temperature)
-        Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
-        policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
-        lines = record_runs(
-            specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg)
-        )
-        n += len(lines)
+    # One endpoint (if the model is served by one) for both passes, stopped after them.
+    with model_endpoint(params, model, paths.CACHE_EVAL / arm) as endpoint:
+        for specs, temperature, label in (
+            (greedy, 0.0, "greedy"),
+            (sampled, ev.temperature, "sampled"),
+        ):
+            if not specs:
+                continue
+            cfg = model_policy_config(params, arm, temperature, endpoint)
+            Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
+            policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
+            lines = record_runs(
+                specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg)
+            )
+            n += len(lines)
     return n

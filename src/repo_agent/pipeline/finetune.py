@@ -54,7 +54,10 @@ def run_finetune(params: Params, method: Method) -> dict[str, Any]:
 def _run_remote(
     params: Params, method: Method, rows: Path, out: Path, live: Path
 ) -> dict[str, Any]:
-    """A remote job; its record goes to models/<method>/remote.json, which eval serves."""
+    """A remote job; its record goes to models/<method>/remote.json, which eval serves (by
+    name, from the downloaded weights beside it, or through an endpoint: `serve` in the
+    record). The curves come from the job's events."""
+    from repo_agent.training.remote.curves import job_curve, write_live
     from repo_agent.training.remote.runner import run_remote_dpo, run_remote_sft
 
     ft = params.finetune
@@ -70,12 +73,20 @@ def _run_remote(
             )
         sft = json.loads(sft_record.read_text(encoding="utf-8"))
         record = run_remote_dpo(ft.backend, rows, sft, ft.dpo.beta, ft.remote, state_dir)
-    shutil.copyfile(state_dir / f"{method}.json", out / paths.REMOTE_MODEL_FILE)
-    # The stage declares DVCLive's files; a remote job reports no curve here.
-    write_json(live / "metrics.json", {"rows": record.get("rows", 0)})
-    (live / "plots" / "metrics").mkdir(parents=True, exist_ok=True)
-    _plot_curve(method, [], paths.REPORTS / f"{method}_curve.png")
-    return {"rows": record.get("rows", 0), "model": record["model"]}
+    record = {**record, "serve": ft.remote.serve}
+    if ft.remote.serve == "download":
+        from repo_agent.training.remote.download import download_model
+
+        record["download"] = download_model(record, ft.remote, state_dir, out)
+    write_json(out / paths.REMOTE_MODEL_FILE, record)
+    curve = job_curve(record["provider"], record.get("events") or [])
+    write_live(live, curve, {"rows": record.get("rows", 0)})
+    _plot_curve(method, curve, paths.REPORTS / f"{method}_curve.png")
+    summary: dict[str, Any] = {"rows": record.get("rows", 0), "model": record["model"]}
+    losses = [p["loss"] for p in curve if "loss" in p]
+    if losses:
+        summary |= {"loss_first": losses[0], "loss_last": losses[-1]}
+    return summary
 
 
 def _plot_curve(method: Method, curve: list[dict[str, float]], out: Path) -> None:
@@ -93,7 +104,7 @@ def _plot_curve(method: Method, curve: list[dict[str, float]], out: Path) -> Non
         if pts:
             ax.plot(*zip(*pts, strict=True), marker=".")
         else:
-            ax.text(0.5, 0.5, "no curve (remote job)", ha="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "no points reported", ha="center", transform=ax.transAxes)
         ax.set_title(f"{method.upper()} {key}")
         ax.set_xlabel("step")
     fig.tight_layout()

@@ -13,7 +13,7 @@ from typing import Any
 from repo_agent.pipeline.params import Params
 from repo_agent.pipeline.paths import ONPOLICY_LABELS, ONPOLICY_TRACE
 from repo_agent.pipeline.runs import label_student_states, record_runs, reset_if_changed
-from repo_agent.pipeline.served import model_fingerprint, served_policy
+from repo_agent.pipeline.served import model_endpoint, model_fingerprint, served_policy
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.task import Task
@@ -51,12 +51,14 @@ def run_onpolicy_rollouts(
     trace.touch()
     labels.touch()
     if op.rollouts and tasks:
-        cfg = served_policy(params, "sft", op.temperature, cache_dir, model_dir=model_dir)
-        cache_dir.mkdir(parents=True, exist_ok=True)
         proto = params.agent.tool_protocol
-        student = make_policy(cfg, tasks, proto, name=label)
-        specs = run_specs(tasks, label, op.rollouts, op.seed)
-        record_runs(specs, student, params.agent, TraceWriter(trace), label, batch_size_for(cfg))
+        with model_endpoint(params, "sft", cache_dir, model_dir=model_dir) as endpoint:
+            cfg = served_policy(params, "sft", op.temperature, cache_dir, model_dir, endpoint)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            student = make_policy(cfg, tasks, proto, name=label)
+            specs = run_specs(tasks, label, op.rollouts, op.seed)
+            batch = batch_size_for(cfg)
+            record_runs(specs, student, params.agent, TraceWriter(trace), label, batch)
         labeller_cfg = params.teacher.model_copy(update={"explore": 0.0})
         labeller = make_policy(labeller_cfg, tasks, proto, name="teacher")
         label_student_states(labeller, trace, labels)

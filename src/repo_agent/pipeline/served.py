@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +18,61 @@ from repo_agent.training.student import student_model_path
 MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
 
 
+def remote_record(model: EvalModel, model_dir: Path | None = None) -> dict[str, Any] | None:
+    """The remote fine-tune record of a fine-tuned model (None for local weights)."""
+    if model not in MODEL_DIRS:
+        return None
+    remote = (model_dir or MODEL_DIRS[model]) / paths.REMOTE_MODEL_FILE
+    return json.loads(remote.read_text(encoding="utf-8")) if remote.is_file() else None
+
+
 def served_policy(
     params: Params,
     model: EvalModel,
     temperature: float,
     cache_dir: Path,
     model_dir: Path | None = None,
+    endpoint: str | None = None,
 ) -> PolicyConfig:
-    """The policy config that serves `model` (`model_dir` overrides where sft/dpo weights are)."""
+    """The policy config that serves `model` (`model_dir` overrides where sft/dpo weights are;
+    `endpoint` is the name `model_endpoint` yielded, for a model served by an endpoint)."""
     if model == "teacher":
         return params.teacher.model_copy(update={"explore": 0.0, "cache_dir": str(cache_dir)})
     update: dict[str, Any] = {"temperature": temperature, "cache_dir": str(cache_dir)}
+    record = remote_record(model, model_dir)
+    serve = (record or {}).get("serve", "name")
     if model == "base":
         update["model"] = student_model_path(params.student.model, paths.MODELS_BASE)
+    elif record is None or serve == "download":  # weights in the model dir
+        update |= {"kind": "hf", "model": str(model_dir or MODEL_DIRS[model])}
+    elif serve == "endpoint":
+        if endpoint is None:
+            raise RuntimeError(f"{model} is served by an endpoint: open it with model_endpoint")
+        update |= {"kind": record["provider"], "model": endpoint}
     else:
-        local = model_dir or MODEL_DIRS[model]
-        remote = local / paths.REMOTE_MODEL_FILE
-        if remote.is_file():
-            info = json.loads(remote.read_text(encoding="utf-8"))
-            update |= {"kind": info["provider"], "model": info["model"]}
-        else:
-            update |= {"kind": "hf", "model": str(local)}
+        update |= {"kind": record["provider"], "model": record["model"]}
     return params.student.policy(**update)
+
+
+@contextmanager
+def model_endpoint(
+    params: Params, model: EvalModel, cache_dir: Path, model_dir: Path | None = None
+) -> Iterator[str | None]:
+    """For a fine-tune the record says to serve through a dedicated endpoint: start one, yield
+    the name to call it by, and stop it afterwards (whatever happens). Else yields None."""
+    record = remote_record(model, model_dir)
+    if record is None or record.get("serve") != "endpoint":
+        yield None
+        return
+    from repo_agent.training.remote.endpoint import dedicated_endpoint
+
+    cfg = params.finetune.remote
+    state = cache_dir / "endpoint.json"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with dedicated_endpoint(
+        record["model"], cfg, state, poll_interval_s=cfg.poll_interval_s
+    ) as name:
+        yield name
 
 
 def model_fingerprint(model_dir: Path) -> str:

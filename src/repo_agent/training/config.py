@@ -59,6 +59,9 @@ class StudentParams(PolicyConfig):
         return PolicyConfig(**(self.model_dump(exclude={"build"}) | update))
 
 
+ServeMode = Literal["name", "download", "endpoint"]
+
+
 class RemoteFinetuneConfig(ConfigModel):
     """Remote (Together / OpenAI) fine-tuning settings; keys come only from the environment."""
 
@@ -89,6 +92,27 @@ class RemoteFinetuneConfig(ConfigModel):
     retry_base_s: float = Field(1.0, ge=0, description="first backoff (doubles, jittered)")
     retry_max_s: float = Field(60.0, ge=0, description="longest backoff")
     request_timeout_s: float = Field(120.0, gt=0, description="timeout of one API request")
+    serve: ServeMode = Field(
+        "name",
+        description="how eval serves the fine-tune: name (the provider serves it serverless), "
+        "download (together: fetch the weights into models/<method>, run them with hf), "
+        "endpoint (together: a dedicated endpoint for the eval, stopped afterwards)",
+    )
+    allow_endpoint: bool = Field(
+        False, description="opt-in for serve: endpoint (a dedicated endpoint bills per minute)"
+    )
+    endpoint_hardware: str = Field(
+        "1x_nvidia_h100_80gb_sxm", description="serve: endpoint; Together's hardware id"
+    )
+    endpoint_price_per_hour: float = Field(
+        3.99, ge=0, description="USD per hour of endpoint_hardware, for the cost line only"
+    )
+    max_endpoint_minutes: float = Field(
+        60.0, gt=0, description="stop the endpoint and fail once it has run this long"
+    )
+    endpoint_start_timeout_s: float = Field(
+        1800.0, gt=0, description="give up (and delete it) if the endpoint is not serving by then"
+    )
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> RemoteFinetuneConfig:
@@ -131,3 +155,12 @@ class FinetuneParams(ConfigModel):
     remote: RemoteFinetuneConfig = Field(
         default_factory=RemoteFinetuneConfig, description="backend together | openai"
     )
+
+    @model_validator(mode="after")
+    def _serve_fits_backend(self) -> FinetuneParams:
+        if self.backend == "openai" and self.remote.serve != "name":
+            raise ValueError(
+                f"remote.serve: {self.remote.serve} needs backend together; OpenAI has no weight "
+                "download and no dedicated endpoints (use serve: name)"
+            )
+        return self

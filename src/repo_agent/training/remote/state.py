@@ -26,6 +26,13 @@ OPERATIONAL = {
     "retry_max_s",
     "request_timeout_s",
     "api_key_env",
+    # How the result is served, not what is trained: a change must not relaunch a job.
+    "serve",
+    "allow_endpoint",
+    "endpoint_hardware",
+    "endpoint_price_per_hour",
+    "max_endpoint_minutes",
+    "endpoint_start_timeout_s",
 }
 
 

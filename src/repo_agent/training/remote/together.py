@@ -94,6 +94,13 @@ class TogetherBackend:
     def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
         return [plain(c) for c in self.client.fine_tuning.list_checkpoints(job_id).data]
 
+    def download(self, job_id: str, checkpoint: str, dest: Path) -> None:
+        """Stream the job's final weights (`merged`, `adapter` or `model_output_path`) to
+        `dest`: GET /v1/finetune/download, a compressed archive."""
+        content = self.client.fine_tuning.with_streaming_response.content
+        with content(ft_id=job_id, checkpoint=checkpoint) as response:  # type: ignore[arg-type]
+            response.stream_to_file(dest)
+
 
 def _last_error(events: list[dict[str, Any]]) -> str | None:
     """The message of the last error event (Together's job record carries no error field)."""
