@@ -1,6 +1,7 @@
 """A real local HTTP server that speaks the parts of the OpenAI and Together APIs our SDK calls
 make: chat completions (JSON content and tool_calls), file uploads (OpenAI multipart; Together's
-302 signed-URL flow with PUT and preprocess), fine-tuning jobs with events and checkpoints.
+302 signed-URL flow with PUT and preprocess), fine-tuning jobs with events (loss lines included)
+and checkpoints, Together's checkpoint download and its v1 dedicated endpoints.
 
 It is scriptable: queued faults per route (status, body, delay, a malformed body), injected
 latency, a chat responder, job outcomes. Every request is recorded (headers included) so tests
@@ -16,6 +17,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +68,8 @@ class Job:
 
 
 TOGETHER_STATUSES = ["pending", "queued", "running", "completed"]
+ENDPOINT_STATES = ["PENDING", "STARTING", "STARTED"]  # one step per GET
+TRAIN_STEPS = 4  # loss lines in a finished job's events, loss 2.0 falling by 0.25 a step
 OPENAI_STATUSES = ["validating_files", "queued", "running", "succeeded"]
 
 MODEL_LIMITS = {
@@ -218,6 +222,10 @@ class FakeAPI:
         self.requests: list[Recorded] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, Job] = {}
+        self.checkpoint_archive = b""  # what GET /v1/finetune/download answers
+        self.downloads: list[dict[str, str]] = []  # the query of each download
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.endpoint_log: list[tuple[str, str]] = []  # (create|get|stop|delete, endpoint id)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -309,6 +317,10 @@ class FakeAPI:
             return 200, self._job_create("together", json.loads(h.body)), {}
         if method == "POST" and path == "/v1/fine_tuning/jobs":
             return 200, self._job_create("openai", json.loads(h.body)), {}
+        if method == "GET" and path == "/v1/finetune/download":
+            return self._download(h)
+        if path.startswith("/v1/endpoints"):
+            return self._endpoint(method, path, h.body)
         if method == "GET" and (hit := m(r"/v1/(fine-tunes|fine_tuning/jobs)/([\w.-]+)", path)):
             return self._job_get(hit.group(2))
         if method == "GET" and (
@@ -316,6 +328,56 @@ class FakeAPI:
         ):
             return self._job_list(hit.group(1), hit.group(2))
         return 404, {"error": {"message": f"no route {method} {path}"}}, {}
+
+    def _download(self, h: _Handler) -> tuple[int, Any, dict[str, str]]:
+        query = dict(urllib.parse.parse_qsl(h.path.partition("?")[2]))
+        self.downloads.append(query)
+        job = self.jobs.get(query.get("ft_id", ""))
+        if job is None or self._job_status(job) != "completed" or not self.checkpoint_archive:
+            return 400, {"error": {"message": "job is not downloadable"}}, {}
+        return 200, self.checkpoint_archive, {"Content-Type": "application/octet-stream"}
+
+    def _endpoint(self, method: str, path: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Together's v1 dedicated endpoints: create, get (the state advances one step per
+        get), PATCH {"state": "STOPPED"} and delete, each logged in `endpoint_log`."""
+        endpoint_id = path.removeprefix("/v1/endpoints").strip("/")
+        if method == "POST" and not endpoint_id:
+            req = json.loads(body)
+            ep = {
+                "object": "endpoint",
+                "id": self.new_id("endpoint"),
+                "model": req["model"],
+                "hardware": req["hardware"],
+                "display_name": req.get("display_name"),
+                "type": "dedicated",
+                "owner": "user",
+                "state": ENDPOINT_STATES[0],
+                "autoscaling": req["autoscaling"],
+                "created_at": "2025-01-01T00:00:00Z",
+            }
+            ep["name"] = f"user/{req['model'].rsplit('/', 1)[-1]}-{ep['id']}"
+            self.endpoints[ep["id"]] = ep
+            self.endpoint_log.append(("create", ep["id"]))
+            return 200, ep, {}
+        ep = self.endpoints.get(endpoint_id)
+        if ep is None:
+            return 404, {"error": {"message": f"no endpoint {endpoint_id}"}}, {}
+        if method == "GET":
+            self.endpoint_log.append(("get", endpoint_id))
+            if ep["state"] in ENDPOINT_STATES[:-1]:
+                ep["state"] = ENDPOINT_STATES[ENDPOINT_STATES.index(ep["state"]) + 1]
+            return 200, ep, {}
+        if method == "PATCH":
+            ep["state"] = json.loads(body).get("state", ep["state"])
+            self.endpoint_log.append(
+                ("stop" if ep["state"] == "STOPPED" else "update", endpoint_id)
+            )
+            return 200, ep, {}
+        if method == "DELETE":
+            del self.endpoints[endpoint_id]
+            self.endpoint_log.append(("delete", endpoint_id))
+            return 200, {}, {}
+        return 405, {"error": {"message": f"{method} {path}"}}, {}
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         message = dict(self.responder(body))
@@ -481,12 +543,18 @@ class FakeAPI:
             return 404, {"error": {"message": f"no job {job_id}"}}, {}
         status = self._job_status(job)
         if what == "events":
-            events = [("job_start", "info", "Job started")]
-            if job.error and status in ("error", "failed"):
-                events.append(("job_error", "error", job.error))
-            elif status in ("completed", "succeeded"):
-                events.append(("job_complete", "info", "Job finished"))
+            done = status in ("completed", "succeeded")
+            losses = [(n, 2.0 - 0.25 * n) for n in range(1, TRAIN_STEPS + 1)] if done else []
             if job.provider == "together":
+                events = [("job_start", "info", "Job started", None)]
+                events += [
+                    ("epoch_complete", "info", f"Step {n}/{TRAIN_STEPS}: loss {loss:.4f}", n)
+                    for n, loss in losses
+                ]
+                if job.error and status == "error":
+                    events.append(("job_error", "error", job.error, None))
+                elif done:
+                    events.append(("job_complete", "info", "Job finished", None))
                 data = [
                     {
                         "object": "fine-tune-event",
@@ -494,20 +562,35 @@ class FakeAPI:
                         "type": t,
                         "level": lv,
                         "message": msg,
+                        **({"step": step, "total_steps": TRAIN_STEPS} if step else {}),
                     }
-                    for t, lv, msg in events
+                    for t, lv, msg, step in events
                 ]
                 return 200, {"data": data}, {}
-            data = [
+            rows: list[dict[str, Any]] = [
+                {"type": "message", "level": "info", "message": "Job started"}
+            ]
+            rows += [
                 {
-                    "id": f"ev-{i}",
-                    "object": "fine_tuning.job.event",
-                    "created_at": 0,
-                    "level": "warn" if lv == "warning" else lv,
-                    "message": msg,
-                    "type": "message",
+                    "type": "metrics",
+                    "level": "info",
+                    "message": f"Step {n}/{TRAIN_STEPS}: training loss={loss:.4f}",
+                    "data": {
+                        "step": n,
+                        "train_loss": loss,
+                        "train_mean_token_accuracy": 0.5 + 0.1 * n,
+                        "total_steps": TRAIN_STEPS,
+                    },
                 }
-                for i, (_, lv, msg) in enumerate(events)
+                for n, loss in losses
+            ]
+            if job.error and status == "failed":
+                rows.append({"type": "message", "level": "error", "message": job.error})
+            elif done:
+                rows.append({"type": "message", "level": "info", "message": "Job finished"})
+            data = [  # OpenAI lists the newest event first
+                {"id": f"ev-{i}", "object": "fine_tuning.job.event", "created_at": i, **row}
+                for i, row in reversed(list(enumerate(rows)))
             ]
             return 200, {"object": "list", "data": data, "has_more": False}, {}
         done = status in ("completed", "succeeded")
@@ -546,6 +629,8 @@ def _route_key(path: str) -> str:
         return "upload"
     if "/files" in path:
         return "files"
+    if path.startswith("/v1/endpoints"):
+        return "endpoints"
     return "jobs"
 
 
@@ -611,7 +696,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
 
 def _make_handler(api: FakeAPI) -> type[_Handler]:
