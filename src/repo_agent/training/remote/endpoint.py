@@ -68,7 +68,7 @@ class EndpointClient:
             api_key=self.secret,
             base_url=config.base_url or None,
             timeout=config.request_timeout_s,
-            max_retries=2,
+            max_retries=0,  # a retried create after a timeout could start a second endpoint
         )
 
     def create(self, model: str, hardware: str, display_name: str) -> dict[str, Any]:
