@@ -141,9 +141,7 @@ def dump_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return [m.dump() for m in messages]
 
 
-def sft_row(
-    messages: list[Message], tools: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def sft_row(messages: list[Message], tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An SFT row; `tools` (native protocol) go next to `messages`, none leaves the key out.
 
     >>> sft_row([Message(role="user", content="q"), Message(role="assistant", content="a")])
