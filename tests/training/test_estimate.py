@@ -87,7 +87,11 @@ def test_tools_of_native_rows_count_as_prompt_tokens() -> None:
     assert extra == approx_tokens(json.dumps(tools)) > 100
     sft = {"messages": [USER, GOOD]}
     assert sft_row_tokens({**sft, "tools": tools}) == sft_row_tokens(sft) + extra
-    pair = {"input": {"messages": [USER]}, "preferred_output": [GOOD], "non_preferred_output": [BAD]}
+    pair = {
+        "input": {"messages": [USER]},
+        "preferred_output": [GOOD],
+        "non_preferred_output": [BAD],
+    }
     native = {**pair, "input": {"messages": [USER], "tools": tools}}
     # a DPO step reads the prompt, tools included, once per side
     assert preference_row_tokens(native) == preference_row_tokens(pair) + 2 * extra
