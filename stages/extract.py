@@ -9,6 +9,6 @@ if __name__ == "__main__":
     with timed_stage("extract"):
         params = stage_params()
         teacher, rows = paths.TRACES / "teacher.jsonl", paths.SFT / "rows.jsonl"
-        counts = extract_files([teacher], rows, params.extract)
+        counts = extract_files([teacher], rows, params.extract, params.agent.tool_protocol)
         write_json(paths.METRICS / "extract.json", counts)
         print(f"extract: {counts['rows']} SFT rows from {counts['steps']} teacher steps")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
 from repo_agent.data.config import ExtractParams, PairParams, RubricParams, SplitParams
-from repo_agent.files import read_jsonl
+from repo_agent.files import read_jsonl, write_jsonl
 from repo_agent.formats import validate_preference_row, validate_sft_row
 from repo_agent.inputs import InputFileError, file_kind
 from repo_agent.pipeline import extract as pipeline_extract
@@ -26,6 +26,7 @@ from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.task import Task
+from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.traces import TraceWriter
 
 TASKS = ("a_binary_search", "a_gcd_lcm", "b_bfs_order")
@@ -253,6 +254,23 @@ def test_pairs_wants_the_protocol_of_its_traces(work: Path) -> None:
     result = invoke("pairs", "n.traces.jsonl", "--tool-protocol", "native", "--out", "o.jsonl")
     assert result.exit_code == 0, result.output
     assert read_jsonl(Path("o.jsonl"))[0]["row"]["preferred_output"][0].get("tool_calls")
+
+
+def test_native_traces_give_rows_that_carry_the_tools(work: Path) -> None:
+    failed(invoke("sft-extract", "n.traces.jsonl", "--out", "o.jsonl"), "--tool-protocol native")
+    native = ["--tool-protocol", "native"]
+    result = invoke("sft-extract", "n.traces.jsonl", *native, "--out", "sft.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [r["row"] for r in read_jsonl(Path("sft.jsonl"))]
+    assert rows and all(r["tools"] == openai_tool_schemas() for r in rows)
+    assert invoke("pairs", "n.traces.jsonl", *native, "--out", "p.jsonl").exit_code == 0
+    pairs = [r["row"] for r in read_jsonl(Path("p.jsonl"))]
+    assert pairs and all(p["input"]["tools"] == openai_tool_schemas() for p in pairs)
+    # bare rows (as split writes them) with tools are still told apart by their keys
+    write_jsonl(Path("bare_sft.jsonl"), rows)
+    write_jsonl(Path("bare_pairs.jsonl"), pairs)
+    assert file_kind(Path("bare_sft.jsonl")) == "sft_row"
+    assert file_kind(Path("bare_pairs.jsonl")) == "preference_row"
 
 
 @pytest.mark.parametrize("command", ["sft-extract", "pairs"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,11 @@ from repo_agent.formats import (
     validate_preference_row,
     validate_sft_row,
 )
+from repo_agent.formats import preference_row as build_preference_row
+from repo_agent.formats import sft_row as build_sft_row
+from repo_agent.records import Message
+from repo_agent.runtime.tools import TOOLS as TOOLS_BY_NAME
+from repo_agent.runtime.tools import openai_tool_schemas
 
 SYSTEM = {"role": "system", "content": "You fix bugs."}
 GOAL = {"role": "user", "content": "Task: fix f"}
@@ -213,3 +219,126 @@ def test_preference_to_trl_worked_example() -> None:
         "chosen": [FINAL],
         "rejected": [BAD],
     }
+
+
+# --- native-protocol rows with their tools ---
+
+TOOLS = openai_tool_schemas()
+NATIVE_CALL = {
+    "role": "assistant",
+    "content": "",
+    "tool_calls": [
+        {"id": "c0", "type": "function", "function": {"name": "list_files", "arguments": "{}"}}
+    ],
+}
+NATIVE_OBS = {"role": "tool", "tool_call_id": "c0", "content": "a.py"}
+NATIVE_READ = {
+    "role": "assistant",
+    "content": "",
+    "tool_calls": [
+        {
+            "id": "c1",
+            "type": "function",
+            "function": {"name": "read_file", "arguments": '{"rel_path": "a.py"}'},
+        }
+    ],
+}
+
+
+def native_sft(tools: Any = TOOLS) -> dict[str, Any]:
+    """The shape of OpenAI's and Together's chat rows with tools: `tools` next to `messages`."""
+    return {"messages": [SYSTEM, GOAL, NATIVE_CALL, NATIVE_OBS, NATIVE_READ], "tools": tools}
+
+
+def native_pref(tools: Any = TOOLS) -> dict[str, Any]:
+    """The shape of OpenAI's and Together's preference rows with tools: `tools` in `input`."""
+    row = pref_row([SYSTEM, GOAL, NATIVE_CALL, NATIVE_OBS], NATIVE_READ, BAD)
+    row["input"]["tools"] = tools
+    return row
+
+
+def test_native_sft_row_carries_its_tools() -> None:
+    parsed = validate_sft_row(copy.deepcopy(native_sft()))
+    assert parsed.tools is not None
+    assert [t.function.name for t in parsed.tools] == list(TOOLS_BY_NAME)
+
+
+def test_native_preference_row_carries_its_tools_in_input() -> None:
+    parsed = validate_preference_row(copy.deepcopy(native_pref()))
+    assert parsed.input.tools is not None
+    assert [t.function.name for t in parsed.input.tools] == list(TOOLS_BY_NAME)
+
+
+def test_native_rows_without_tools_still_pass() -> None:
+    row = native_sft()
+    del row["tools"]
+    assert validate_sft_row(row).tools is None
+    pref = native_pref()
+    del pref["input"]["tools"]
+    assert validate_preference_row(pref).input.tools is None
+
+
+def test_preference_tools_at_the_top_level_are_rejected() -> None:
+    row = native_pref()
+    row["tools"] = row["input"].pop("tools")
+    with pytest.raises(RowFormatError, match="carries its tools inside input"):
+        validate_preference_row(row)
+
+
+def _tool(**function: Any) -> dict[str, Any]:
+    fn = {"name": "list_files", "description": "List files.", "parameters": {"type": "object"}}
+    return {"type": "function", "function": {**fn, **function}}
+
+
+MALFORMED_TOOLS = [
+    ("not-a-list", {"type": "function"}, "valid list"),
+    ("empty", [], "at least 1 item"),
+    ("not-function", [{**_tool(), "type": "tool"}], "'function'"),
+    ("no-function", [{"type": "function"}], "tools.0.function\n  Field required"),
+    ("no-name", [{"type": "function", "function": {"parameters": {}}}], "function.name"),
+    ("bad-name", [_tool(name="list files")], "should match pattern"),
+    ("no-description", [{"type": "function", "function": {"name": "f"}}], "description"),
+    ("parameters-not-object", [_tool(parameters={"type": "string"})], '"type": "object"'),
+    ("parameters-not-dict", [_tool(parameters="{}")], "valid dictionary"),
+    ("extra-key", [_tool(strictness=1)], "strictness"),
+    ("twice", [_tool(), _tool()], "tool list_files is listed twice"),
+]
+
+
+@pytest.mark.parametrize(
+    ("tools", "match"), [c[1:] for c in MALFORMED_TOOLS], ids=[c[0] for c in MALFORMED_TOOLS]
+)
+def test_malformed_tools_are_rejected(tools: Any, match: str) -> None:
+    with pytest.raises(RowFormatError, match=match):
+        validate_sft_row(native_sft(tools))
+    with pytest.raises(RowFormatError, match=match):
+        validate_preference_row(native_pref(tools))
+
+
+def test_rows_of_the_builders_leave_tools_out_when_there_are_none() -> None:
+    # json protocol: the rows are exactly what they were before rows could carry tools
+    msgs = [Message.model_validate(m) for m in (SYSTEM, GOAL, CALL)]
+    assert build_sft_row(msgs) == {"messages": [SYSTEM, GOAL, CALL]}
+    good, bad = Message.model_validate(FINAL), Message.model_validate(BAD)
+    assert build_preference_row(msgs[:2], good, bad) == pref_row([SYSTEM, GOAL], FINAL, BAD)
+
+
+def test_rows_of_the_builders_put_tools_where_the_formats_want_them() -> None:
+    msgs = [Message.model_validate(m) for m in (SYSTEM, GOAL, NATIVE_CALL)]
+    row = build_sft_row(msgs, TOOLS)
+    assert list(row) == ["messages", "tools"] and row["tools"] == TOOLS
+    validate_sft_row(row)
+    pref = build_preference_row(msgs[:2], msgs[2], Message.model_validate(BAD), TOOLS)
+    assert list(pref) == ["input", "preferred_output", "non_preferred_output"]
+    assert pref["input"] == {"messages": [SYSTEM, GOAL], "tools": TOOLS}
+    validate_preference_row(pref)
+
+
+def test_trl_conversions_pass_the_tools_as_json() -> None:
+    sft = sft_to_trl(native_sft())
+    assert sft["prompt"][-1] == NATIVE_OBS and sft["completion"] == [NATIVE_READ]
+    assert json.loads(sft["tools"]) == TOOLS
+    pref = preference_to_trl(native_pref())
+    assert json.loads(pref["tools"]) == TOOLS and pref["chosen"] == [NATIVE_READ]
+    assert "tools" not in sft_to_trl(sft_row(GOAL, CALL))
+    assert "tools" not in preference_to_trl(copy.deepcopy(VALID_PREF))

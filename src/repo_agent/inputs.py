@@ -45,7 +45,8 @@ def file_kind(path: Path) -> str:
     """What a JSONL file holds, told by its first line: a key of KINDS, or "empty".
 
     Tagged lines say it by the name part of their format tag (`repo-agent.sft/1` → "sft");
-    untagged ones by their keys (a RunResult → "results", `{"messages": …}` → "sft_row")."""
+    untagged ones by their keys (a RunResult → "results", `{"messages": …}` with or without
+    `tools` → "sft_row")."""
     with path.open(encoding="utf-8", errors="replace") as fh:
         first = next((line for line in fh if line.strip()), "")
     if not first:
@@ -60,7 +61,7 @@ def file_kind(path: Path) -> str:
         return _TAGS.get(str(obj["format"]).split("/", 1)[0], "unknown")
     if {"run_id", "task_id", "success"} <= obj.keys():
         return "results"
-    if obj.keys() == {"messages"}:
+    if "messages" in obj and obj.keys() <= {"messages", "tools"}:
         return "sft_row"
     if "preferred_output" in obj:
         return "preference_row"

@@ -24,6 +24,7 @@ from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.protocol import parse_action
 from repo_agent.runtime.task import Task
+from repo_agent.runtime.tools import openai_tool_schemas
 
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix f")
@@ -254,3 +255,30 @@ def test_action_of_oracle_step_is_the_parsed_raw_output(
     first = steps[0]
     assert isinstance(first.action, ToolCallAction) and first.action.name == "list_files"
     assert parse_action(first.raw_output, "json") == first.action
+
+
+# --- the native protocol: rows carry the tools the agent offered ---
+
+
+def test_native_rows_carry_the_tools_and_json_rows_do_not(
+    bsearch_task: Task, oracle_run: tuple[list[StepRecord], ResultLine]
+) -> None:
+    done: list[tuple[list[StepRecord], ResultLine]] = []
+    run_episodes(
+        [RunSpec(bsearch_task, "a_binary_search:teacher:0")],
+        OraclePolicy([bsearch_task], protocol="native"),
+        AgentConfig(tool_protocol="native", test_policy="on_final"),
+        lambda steps, line: done.append((steps, line)),
+    )
+    ((steps, line),) = done
+    rows, counts = extract_sft(steps, [line], require_success=True, protocol="native")
+    assert counts["rows"] == len(steps) > 1
+    for ex in rows:
+        assert list(ex.row) == ["messages", "tools"]
+        assert ex.row["tools"] == openai_tool_schemas()
+        assert validate_sft_row(ex.row).tools is not None
+    assert any(m.get("tool_calls") for ex in rows for m in ex.row["messages"])
+
+    json_steps, json_line = oracle_run
+    json_rows, _ = extract_sft(json_steps, [json_line])
+    assert all(list(ex.row) == ["messages"] for ex in json_rows)

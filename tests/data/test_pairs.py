@@ -146,6 +146,13 @@ def test_corruption_pairs_prefer_the_teachers_raw_output(data: Data) -> None:
             assert p.row["preferred_output"] == [raw[json.dumps(p.row["input"]["messages"])]]
 
 
+def test_json_protocol_rows_carry_no_tools(data: Data) -> None:
+    pairs, _ = pairs_of(data, RubricParams(min_margin=0))
+    assert pairs and all(
+        list(p.row["input"]) == ["messages"] and "tools" not in p.row for p in pairs
+    )
+
+
 def test_every_row_validates_and_margins_are_rubric_differences(data: Data) -> None:
     rubric = RubricParams(min_margin=0)
     pairs, _ = pairs_of(data, rubric)
@@ -309,8 +316,10 @@ def test_student_reason() -> None:
 
 
 def test_native_protocol_pairs_are_function_calls(task_by_id) -> None:
+    from repo_agent.formats import validate_preference_row
     from repo_agent.policies.oracle import OraclePolicy
     from repo_agent.runtime.protocol import ParseError, parse_action
+    from repo_agent.runtime.tools import openai_tool_schemas
 
     task = task_by_id["a_binary_search"]
     steps: list = []
@@ -337,3 +346,6 @@ def test_native_protocol_pairs_are_function_calls(task_by_id) -> None:
             any(m.get("role") == "tool" for m in p.row["input"]["messages"])
             or len(p.row["input"]["messages"]) == 2
         )
+        # the tools go inside input, where OpenAI's and Together's preference formats want them
+        assert p.row["input"]["tools"] == openai_tool_schemas() and "tools" not in p.row
+        assert validate_preference_row(p.row).input.tools is not None

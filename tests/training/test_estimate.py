@@ -10,11 +10,14 @@ from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
 from repo_agent.files import read_jsonl
+from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.training.estimate import (
     approx_tokens,
     estimate_jobs,
     message_tokens,
     preference_row_tokens,
+    sft_row_tokens,
+    tools_tokens,
 )
 
 USER = {"role": "user", "content": "x" * 40}  # 10 tokens + 4 overhead
@@ -76,3 +79,19 @@ def test_cli_estimate(files: tuple[Path, Path]) -> None:
     assert "estimated total: $89.00" in result.output  # 46 + 43 tokens at $1 each
     unpriced = CliRunner().invoke(app, args)
     assert unpriced.exit_code == 0 and "--price-per-mtok" in unpriced.output
+
+
+def test_tools_of_native_rows_count_as_prompt_tokens() -> None:
+    tools = openai_tool_schemas()
+    extra = tools_tokens(tools)
+    assert extra == approx_tokens(json.dumps(tools)) > 100
+    sft = {"messages": [USER, GOOD]}
+    assert sft_row_tokens({**sft, "tools": tools}) == sft_row_tokens(sft) + extra
+    pair = {
+        "input": {"messages": [USER]},
+        "preferred_output": [GOOD],
+        "non_preferred_output": [BAD],
+    }
+    native = {**pair, "input": {"messages": [USER], "tools": tools}}
+    # a DPO step reads the prompt, tools included, once per side
+    assert preference_row_tokens(native) == preference_row_tokens(pair) + 2 * extra

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from fake_api import FakeAPI, Fault
 from rich.console import Console
 
 from repo_agent.pipeline.params import ParamsError, parse_params
+from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import FinetuneBackend, RemoteFinetuneError
 from repo_agent.training.remote.runner import (
@@ -348,3 +350,82 @@ def test_backends_satisfy_the_protocol(backend: str) -> None:
     api = make_backend(backend, RemoteFinetuneConfig())  # builds the client; sends nothing
     assert isinstance(api, FinetuneBackend) and api.provider == backend
     assert api.secret == {"together": TOGETHER_KEY, "openai": OPENAI_KEY}[backend]
+
+
+# --- native-protocol rows upload with their tools ---
+
+TOOLS = openai_tool_schemas()
+CALL = {"id": "c1", "type": "function", "function": {"name": "list_files", "arguments": "{}"}}
+NATIVE_GOOD = {"role": "assistant", "content": "", "tool_calls": [CALL]}
+UNKNOWN = {"id": "c2", "type": "function", "function": {"name": "list_fils", "arguments": "{}"}}
+NATIVE_BAD = {"role": "assistant", "content": "", "tool_calls": [UNKNOWN]}
+
+
+@pytest.fixture
+def native_data(tmp_path: Path) -> tuple[Path, Path]:
+    """Rows as extract and pair write them under the native protocol: SFT rows with `tools` next
+    to `messages`, preference rows with `tools` inside `input`."""
+    sft = {"messages": [SYSTEM, USER, NATIVE_GOOD], "tools": TOOLS}
+    pair = {
+        "input": {"messages": [SYSTEM, USER], "tools": TOOLS},
+        "preferred_output": [NATIVE_GOOD],
+        "non_preferred_output": [NATIVE_BAD],
+    }
+    return (
+        write_jsonl(tmp_path / "sft.jsonl", [sft] * 2),
+        write_jsonl(tmp_path / "pairs.jsonl", [pair] * 2),
+    )
+
+
+@pytest.mark.parametrize("backend", ["together", "openai"])
+def test_native_rows_are_uploaded_with_their_tools(
+    tmp_path: Path, native_data: tuple[Path, Path], backend: str
+) -> None:
+    with FakeAPI() as api:
+        result = run(backend, native_data, config(api, backend), tmp_path / "m")
+        uploaded = {
+            phase: api.files[result[phase]["training_file"]]["content"] for phase in ("sft", "dpo")
+        }
+    assert uploaded["sft"] == native_data[0].read_bytes()
+    assert uploaded["dpo"] == native_data[1].read_bytes()
+    for line in uploaded["sft"].decode().splitlines():
+        assert json.loads(line)["tools"] == TOOLS
+    for line in uploaded["dpo"].decode().splitlines():
+        row = json.loads(line)
+        assert row["input"]["tools"] == TOOLS and "tools" not in row
+
+
+@pytest.mark.parametrize("backend", ["together", "openai"])
+@pytest.mark.parametrize(
+    ("which", "change", "problem"),
+    [
+        ("sft", lambda r: r.update(tools=[]), "at least 1 item"),
+        ("sft", lambda r: r["tools"][0].update(type="tool"), "'function'"),
+        ("sft", lambda r: r["tools"][1]["function"].pop("name"), "tools.1.function.name"),
+        ("pairs", lambda r: r.update(tools=r["input"].pop("tools")), "tools inside input"),
+        (
+            "pairs",
+            lambda r: r["input"]["tools"][0]["function"].update(parameters={"type": "array"}),
+            '"type": "object"',
+        ),
+    ],
+    ids=["sft-empty", "sft-type", "sft-no-name", "pairs-top-level", "pairs-parameters"],
+)
+def test_malformed_tools_are_rejected_before_upload(
+    tmp_path: Path,
+    native_data: tuple[Path, Path],
+    backend: str,
+    which: str,
+    change: Callable[[dict], object],
+    problem: str,
+) -> None:
+    target = native_data[0] if which == "sft" else native_data[1]
+    row = json.loads(target.read_text().splitlines()[0])
+    change(row)
+    with target.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+    with FakeAPI() as api:
+        with pytest.raises(RemoteFinetuneError) as err:
+            run(backend, native_data, config(api, backend), tmp_path / "m")
+        assert api.requests == []
+    assert f"{target.name}:3: invalid" in str(err.value) and problem in str(err.value)

@@ -56,6 +56,10 @@ def sft_extract(
     max_chars: Annotated[
         int, typer.Option(min=200, help="drop rows longer than this (chars)")
     ] = _EXTRACT.max_chars,
+    tool_protocol: Annotated[
+        ToolProtocol,
+        typer.Option(help="json | native: the protocol of the traces (native rows carry tools)"),
+    ] = "json",
 ) -> None:
     """Trace files to SFT rows: each clean step (it parsed, no loop, no tool error) becomes one
     chat row ending in its action, as the extract stage writes them."""
@@ -63,7 +67,7 @@ def sft_extract(
 
     config = ExtractParams(require_success=require_success, dedupe=dedupe, max_chars=max_chars)
     try:
-        counts = extract_files(traces, out, config)
+        counts = extract_files(traces, out, config, tool_protocol)
     except (TraceFormatError, ValueError) as exc:
         fail(exc)
     console.print(f"{counts['rows']} SFT rows from {counts['steps']} steps: {out}", markup=False)

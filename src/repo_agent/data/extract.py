@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from repo_agent.formats import dump_messages, validate_sft_row
+from repo_agent.formats import sft_row, validate_sft_row
 from repo_agent.records import SFT_FORMAT, ResultLine, StepRecord
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.tools import openai_tool_schemas
 
 EXTRACT_FORMAT = SFT_FORMAT
 
@@ -24,6 +26,12 @@ class SFTExample(BaseModel):
     row: dict[str, Any]
 
 
+def protocol_tools(protocol: ToolProtocol) -> list[dict[str, Any]] | None:
+    """The tools a row of `protocol` carries: under native, the function schemas the agent
+    offers the model (runtime.tools); under json none, since the system prompt describes them."""
+    return openai_tool_schemas() if protocol == "native" else None
+
+
 def keep_step(step: StepRecord) -> bool:
     """A step worth imitating: it parsed, triggered no loop flag and its tool did not fail."""
     return step.parse_error is None and not step.loop_flags and not step.tool_error
@@ -35,12 +43,16 @@ def extract_sft(
     require_success: bool = False,
     dedupe: bool = True,
     max_chars: int = 6000,
+    protocol: ToolProtocol = "json",
 ) -> tuple[list[SFTExample], dict[str, int]]:
-    """Rows `{"messages": state + [action]}` from kept steps, plus counts of what was dropped.
+    """Rows `{"messages": state + [action]}` from kept steps, plus counts of what was dropped;
+    under the native `protocol` each row also carries its `tools`.
 
-    Steps of failed runs are kept unless `require_success`; rows over `max_chars` are dropped
-    (the agent's context window already bounds them, identically at train and run time).
+    Steps of failed runs are kept unless `require_success`; rows over `max_chars` (of message
+    content) are dropped (the agent's context window already bounds them, identically at train
+    and run time).
     """
+    tools = protocol_tools(protocol)
     success = {r.result.run_id: r.result.success for r in results}
     counts = {"steps": len(steps), "invalid": 0, "failed_run": 0, "too_long": 0, "duplicate": 0}
     seen: set[str] = set()
@@ -52,11 +64,10 @@ def extract_sft(
         if require_success and not success.get(step.run_id, False):
             counts["failed_run"] += 1
             continue
-        messages = dump_messages([*step.messages, step.raw_output])
-        if sum(len(m.get("content") or "") for m in messages) > max_chars:
+        row = sft_row([*step.messages, step.raw_output], tools)
+        if sum(len(m.get("content") or "") for m in row["messages"]) > max_chars:
             counts["too_long"] += 1
             continue
-        row = {"messages": messages}
         key = json.dumps(row, sort_keys=True)
         if dedupe and key in seen:
             counts["duplicate"] += 1

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from repo_agent.data.config import PairParams, RubricParams
 from repo_agent.data.corruptions import CORRUPTIONS, as_message
-from repo_agent.data.extract import keep_step
+from repo_agent.data.extract import keep_step, protocol_tools
 from repo_agent.data.rubric import score
-from repo_agent.formats import dump_messages, validate_preference_row
+from repo_agent.formats import preference_row, validate_preference_row
 from repo_agent.records import (
     PAIR_FORMAT,
     FinalAction,
@@ -64,11 +64,7 @@ def _pair(
     )
     if margin < rubric.min_margin:
         return None, margin
-    row = {
-        "input": {"messages": dump_messages(state)},
-        "preferred_output": dump_messages([good]),
-        "non_preferred_output": dump_messages([bad]),
-    }
+    row = preference_row(state, good, bad, protocol_tools(protocol))
     validate_preference_row(row)
     return PairExample(
         task_id=task_id, source=source, reason=reason, margin=round(margin, 4), row=row

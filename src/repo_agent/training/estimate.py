@@ -44,8 +44,17 @@ def message_tokens(messages: list[dict[str, Any]]) -> int:
     return total
 
 
+def tools_tokens(tools: list[dict[str, Any]] | None) -> int:
+    """≈ tokens of a row's tool schemas, which the chat template renders into the prompt.
+
+    >>> tools_tokens(None), tools_tokens([{"type": "function"}])
+    (0, 6)
+    """
+    return approx_tokens(json.dumps(tools)) if tools else 0
+
+
 def sft_row_tokens(row: dict[str, Any]) -> int:
-    return message_tokens(row["messages"])
+    return message_tokens(row["messages"]) + tools_tokens(row.get("tools"))
 
 
 def preference_row_tokens(row: dict[str, Any]) -> int:
@@ -56,7 +65,7 @@ def preference_row_tokens(row: dict[str, Any]) -> int:
     ...     "non_preferred_output": [{"role": "assistant", "content": "no"}]})
     20
     """
-    prompt = message_tokens(row["input"]["messages"])
+    prompt = message_tokens(row["input"]["messages"]) + tools_tokens(row["input"].get("tools"))
     return (
         2 * prompt
         + message_tokens(row["preferred_output"])

@@ -88,22 +88,29 @@ def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):
     rows = [convert(r) for r in read_jsonl(rows_file)]
     if not rows:
         raise ValueError(f"{rows_file}: no rows to train on")
+    # Dataset.from_list takes its columns from the first row: mixed rows would lose the tools.
+    if len({"tools" in r for r in rows}) > 1:
+        raise ValueError(
+            f"{rows_file}: some rows carry tools and some do not; give rows of one tool protocol"
+        )
     tok = AutoTokenizer.from_pretrained(model_dir)
     return rows, tok, AutoModelForCausalLM.from_pretrained(model_dir)
 
 
-@_quiet_bars_unless_tty
-def train_sft(
+def sft_trainer(
     base: Path,
     train_file: Path,
     out: Path,
     params: FinetuneParams,
     *,
     live_dir: Path | None = None,
-) -> dict[str, Any]:
-    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`.
+) -> tuple[Any, int]:
+    """The SFTTrainer for `train_file` from the model in `base` (its dataset tokenized) and the
+    number of rows read.
 
-    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
+    Rows become prompt/completion (loss on the action only); a row's `tools` go to the chat
+    template, which renders them if it knows how (a Qwen template does, the embedded
+    student's ignores them)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -127,24 +134,39 @@ def train_sft(
         peft_config=_lora(params),
         callbacks=callbacks,
     )
-    _train(trainer)
-    _save(trainer, tok, out)
-    curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
-    return {"rows": len(rows), "curve": curve}
+    return trainer, len(rows)
 
 
 @_quiet_bars_unless_tty
-def train_dpo(
+def train_sft(
+    base: Path,
+    train_file: Path,
+    out: Path,
+    params: FinetuneParams,
+    *,
+    live_dir: Path | None = None,
+) -> dict[str, Any]:
+    """SFT with loss on the action only (prompt/completion rows); saves weights to `out`.
+
+    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
+    trainer, rows = sft_trainer(base, train_file, out, params, live_dir=live_dir)
+    _train(trainer)
+    _save(trainer, trainer.processing_class, out)
+    curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
+    return {"rows": rows, "curve": curve}
+
+
+def dpo_trainer(
     sft_dir: Path,
     pairs_file: Path,
     out: Path,
     params: FinetuneParams,
     *,
     live_dir: Path | None = None,
-) -> dict[str, Any]:
-    """DPO from the SFT weights (the reference model is the SFT model, loaded from disk).
-
-    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
+) -> tuple[Any, int]:
+    """The DPOTrainer for `pairs_file` from the SFT weights in `sft_dir` (also the reference
+    model, loaded from disk; its dataset tokenized) and the number of rows read. A row's
+    `tools` go to the chat template."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
@@ -172,10 +194,26 @@ def train_dpo(
         peft_config=_lora(params),
         callbacks=callbacks,
     )
+    return trainer, len(rows)
+
+
+@_quiet_bars_unless_tty
+def train_dpo(
+    sft_dir: Path,
+    pairs_file: Path,
+    out: Path,
+    params: FinetuneParams,
+    *,
+    live_dir: Path | None = None,
+) -> dict[str, Any]:
+    """DPO from the SFT weights (the reference model is the SFT model, loaded from disk).
+
+    With `live_dir`, DVCLive writes the logged metrics there as training runs."""
+    trainer, rows = dpo_trainer(sft_dir, pairs_file, out, params, live_dir=live_dir)
     _train(trainer)
-    _save(trainer, tok, out)
+    _save(trainer, trainer.processing_class, out)
     keys = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
-    return {"rows": len(rows), "curve": _history(trainer.state.log_history, keys)}
+    return {"rows": rows, "curve": _history(trainer.state.log_history, keys)}
 
 
 def _save(trainer, tok, out: Path) -> None:
