@@ -36,7 +36,9 @@ def served_policy(
             info = json.loads(remote.read_text(encoding="utf-8"))
             update |= {"kind": info["provider"], "model": info["model"]}
         else:
-            update |= {"kind": "hf", "model": str(local)}
+            # Local weights run on the student's local engine: vllm if it is one, else hf.
+            engine = "vllm" if params.student.kind == "vllm" else "hf"
+            update |= {"kind": engine, "model": str(local)}
     return params.student.policy(**update)
 
 

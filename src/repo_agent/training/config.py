@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import PolicyConfig, PolicyKind
 from repo_agent.yamlfile import ConfigModel, Seed
 
 
@@ -50,7 +50,7 @@ class StudentBuild(ConfigModel):
 class StudentParams(PolicyConfig):
     """The student policy; `model: builtin-tiny` builds the embedded model into models/base."""
 
-    kind: Literal["oracle", "hf", "openai", "together"] = "hf"
+    kind: PolicyKind = "hf"
     model: str = "builtin-tiny"
     build: StudentBuild = Field(default_factory=StudentBuild)
 
