@@ -163,3 +163,18 @@ def test_outputs_become_completions() -> None:
     assert [c.truncated for c in done] == [False, True]
     assert [(c.usage.prompt_tokens, c.usage.completion_tokens) for c in done] == [(5, 3), (7, 9)]
     assert [c.usage.decode_s for c in done] == [0.3, 0.9]
+
+
+def test_a_vllm_student_serves_its_fine_tunes_with_vllm(tmp_path, monkeypatch) -> None:
+    from repo_agent.pipeline import paths
+    from repo_agent.pipeline.served import served_policy
+
+    monkeypatch.chdir(tmp_path)
+    params = parse_params({"student": {"kind": "vllm", "model": "/models/qwen2.5-7b"}})
+    base = served_policy(params, "base", 0.0, tmp_path / "cache")
+    assert (base.kind, base.model) == ("vllm", "/models/qwen2.5-7b")
+    for model, folder in (("sft", paths.MODELS_SFT), ("dpo", paths.MODELS_DPO)):
+        served = served_policy(params, model, 0.0, tmp_path / "cache")
+        assert (served.kind, served.model) == ("vllm", str(folder))
+    hf = served_policy(parse_params({}), "sft", 0.0, tmp_path / "cache")
+    assert hf.kind == "hf"

@@ -121,6 +121,17 @@ def test_qlora_without_bitsandbytes_fails_before_loading(tmp_path, sft_file) -> 
         train_sft(tmp_path / "no-model-here", sft_file, tmp_path / "out", _params(device="cuda"))
 
 
+def test_qlora_settings_are_a_valid_bitsandbytes_config() -> None:
+    """transformers accepts the plan's QLoRA arguments (building the config needs no GPU)."""
+    from transformers import BitsAndBytesConfig
+
+    from repo_agent.training.hardware import TrainingPlan, quantization_kwargs
+
+    config = BitsAndBytesConfig(**quantization_kwargs(TrainingPlan("cuda", "bf16", True, True)))
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_compute_dtype == torch.bfloat16
+
+
 def _job(student_dir: Path, sft_file: Path, out: Path, **update: object) -> TrainJob:
     params = _params(**update)
     params.sft.max_length = 256  # short rows: the two-process run stays fast

@@ -83,14 +83,18 @@ def torch_facts() -> TorchFacts:
 
 
 def load_kwargs(placement: Placement) -> dict[str, Any]:
-    """Keyword arguments for `from_pretrained` (dtype as a name; transformers accepts that).
+    """Keyword arguments for `from_pretrained` (dtype as a name; transformers accepts that). On
+    a GPU the weights load straight onto it (no full copy in RAM first); `device_map: auto`
+    spreads them over every visible GPU. The CPU load is the one the project always made.
 
     >>> load_kwargs(Placement("cpu", "float32"))
     {'dtype': 'float32'}
+    >>> load_kwargs(Placement("cuda", "bfloat16"))
+    {'dtype': 'bfloat16', 'device_map': 'cuda'}
     >>> load_kwargs(Placement("cuda", "bfloat16", "auto"))
     {'dtype': 'bfloat16', 'device_map': 'auto'}
     """
     kwargs: dict[str, Any] = {"dtype": placement.dtype}
-    if placement.device_map == "auto":
-        kwargs["device_map"] = "auto"
+    if placement.device == "cuda":
+        kwargs["device_map"] = "auto" if placement.device_map == "auto" else "cuda"
     return kwargs

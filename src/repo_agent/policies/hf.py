@@ -84,8 +84,6 @@ class HFPolicy:
         self.model = AutoModelForCausalLM.from_pretrained(
             config.model, **load_kwargs(self.placement)
         )
-        if self.placement.device_map == "none":
-            self.model.to(self.placement.device)
         # With a device map the layers are spread over GPUs; inputs go where the embeddings are.
         self.device = self.model.get_input_embeddings().weight.device
         self.model.eval()
