@@ -103,7 +103,7 @@ def _params() -> FinetuneParams:
 
 
 def test_sft_renders_the_tools_into_the_prompt(student_dir: Path, files, tmp_path) -> None:
-    trainer, rows = sft_trainer(student_dir, files[0], tmp_path / "sft", _params())
+    trainer, rows, _ = sft_trainer(student_dir, files[0], tmp_path / "sft", _params())
     assert rows == len(trainer.train_dataset)
     tok = trainer.processing_class
     completions = []
@@ -119,7 +119,7 @@ def test_sft_renders_the_tools_into_the_prompt(student_dir: Path, files, tmp_pat
 
 
 def test_dpo_renders_the_tools_into_the_prompt(student_dir: Path, files, tmp_path) -> None:
-    trainer, rows = dpo_trainer(student_dir, files[1], tmp_path / "dpo", _params())
+    trainer, rows, _ = dpo_trainer(student_dir, files[1], tmp_path / "dpo", _params())
     assert rows == len(trainer.train_dataset)
     tok = trainer.processing_class
     for example in trainer.train_dataset:

@@ -94,7 +94,7 @@ def run(
     task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeatable)")] = None,
     all_tasks: Annotated[bool, typer.Option("--all", help="every task of the suite")] = False,
     policy: Annotated[PolicyKind, typer.Option(help="who acts")] = "oracle",
-    model: Annotated[str, typer.Option(help="model path or name (hf, openai, together)")] = "",
+    model: Annotated[str, typer.Option(help="model path or name (local or API)")] = "",
     tool_protocol: Annotated[ToolProtocol, typer.Option(help="json | native")] = "json",
     constrain: Annotated[
         Constrain,

@@ -39,13 +39,17 @@ def run_finetune(params: Params, method: Method) -> dict[str, Any]:
     if ft.backend != "local":
         return _run_remote(params, method, rows, out, live)
 
-    from repo_agent.training.local import train_dpo, train_sft
+    from repo_agent.training.launch import TrainJob, train
 
     if method == "sft":
-        base = Path(student_model_path(params.student.model, paths.MODELS_BASE))
-        result = train_sft(base, rows, out, ft, live_dir=live)
+        start = Path(student_model_path(params.student.model, paths.MODELS_BASE))
     else:
-        result = train_dpo(paths.MODELS_SFT, rows, out, ft, live_dir=live)
+        start = paths.MODELS_SFT
+    job = TrainJob(
+        method=method, start=str(start), rows=str(rows), out=str(out), live_dir=str(live), params=ft
+    )
+    # In this process, or under `accelerate launch` when finetune.num_processes > 1.
+    result = train(job)
     _plot_curve(method, result["curve"], paths.REPORTS / f"{method}_curve.png")
     losses = [r["loss"] for r in result["curve"] if "loss" in r]
     return {"rows": result["rows"], "loss_first": losses[0], "loss_last": losses[-1]}

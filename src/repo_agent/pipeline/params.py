@@ -120,8 +120,10 @@ class Params(ConfigModel):
 
     @model_validator(mode="after")
     def _check(self) -> Params:
-        if self.student.kind == "hf" and self.agent.tool_protocol != "json":
-            raise ValueError("a local hf student speaks agent.tool_protocol json only")
+        if self.student.kind in ("hf", "vllm") and self.agent.tool_protocol != "json":
+            raise ValueError(
+                f"a local {self.student.kind} student speaks agent.tool_protocol json only"
+            )
         if "teacher" in self.eval.grammar and self.teacher.kind == "oracle":
             raise ValueError(
                 "eval.grammar: the oracle teacher writes valid actions by construction; "

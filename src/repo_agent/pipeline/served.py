@@ -44,7 +44,9 @@ def served_policy(
     if model == "base":
         update["model"] = student_model_path(params.student.model, paths.MODELS_BASE)
     elif record is None or serve == "download":  # weights in the model dir
-        update |= {"kind": "hf", "model": str(model_dir or MODEL_DIRS[model])}
+        # Local weights run on the student's local engine: vllm if it is one, else hf.
+        engine = "vllm" if params.student.kind == "vllm" else "hf"
+        update |= {"kind": engine, "model": str(model_dir or MODEL_DIRS[model])}
     elif serve == "endpoint":
         if endpoint is None:
             raise RuntimeError(f"{model} is served by an endpoint: open it with model_endpoint")

@@ -8,12 +8,15 @@ from pydantic import Field, model_validator
 
 from repo_agent.yamlfile import ConfigModel
 
-PolicyKind = Literal["oracle", "hf", "openai", "together"]
+PolicyKind = Literal["oracle", "hf", "vllm", "openai", "together"]
 Constrain = Literal["none", "json_schema"]
+Device = Literal["auto", "cpu", "cuda"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+DeviceMap = Literal["none", "auto"]
 
 
 class PolicyConfig(ConfigModel):
-    """Who acts: the offline oracle, a local transformers model, or an API model."""
+    """Who acts: the offline oracle, a local model (transformers or vLLM), or an API model."""
 
     kind: PolicyKind = "oracle"
     model: str = Field("", description="hf: local path or hub name; APIs: the model name")
@@ -21,8 +24,26 @@ class PolicyConfig(ConfigModel):
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(256, ge=1)
-    batch_size: int = Field(8, ge=1, description="hf: sequences generated together")
-    max_prompt_tokens: int = Field(2048, ge=64, description="hf: prompt cut from the left")
+    batch_size: int = Field(8, ge=1, description="hf, vllm: sequences generated together")
+    max_prompt_tokens: int = Field(2048, ge=64, description="hf, vllm: prompt cut from the left")
+    # Local models (hf; vllm takes dtype): where the weights live and in what precision.
+    device: Device = Field(
+        "cpu", description="hf: cpu | cuda | auto (cuda when torch sees a GPU, else cpu)"
+    )
+    dtype: DType = Field(
+        "auto",
+        description="hf, vllm: weights' precision; auto = bfloat16 on a GPU (float16 if it has "
+        "no bfloat16), float32 on the CPU; float16 on the CPU is refused",
+    )
+    device_map: DeviceMap = Field(
+        "none",
+        description="hf on cuda: auto spreads a model too big for one GPU over all visible GPUs "
+        "(accelerate's device_map='auto')",
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs one model is split over")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="vllm: share of each GPU's memory vLLM may take"
+    )
     stop_on_non_json: bool = Field(
         True, description="hf: stop a sequence as soon as it cannot be one JSON object"
     )
@@ -55,12 +76,17 @@ class PolicyConfig(ConfigModel):
     def _consistent(self) -> PolicyConfig:
         if self.constrain != "none" and self.kind == "oracle":
             raise ValueError(
-                "constrain applies to hf, openai and together policies (the oracle's actions "
+                "constrain applies to hf, vllm, openai and together policies (the oracle's actions "
                 "are valid by construction); set constrain: none"
             )
         if self.constrain != "none" and self.json_mode:
             raise ValueError(
                 "json_mode and constrain: json_schema both set response_format; choose one"
+            )
+        if self.device_map == "auto" and self.device == "cpu":
+            raise ValueError(
+                "device_map: auto spreads a model over GPUs; set device: cuda (or auto), or "
+                "device_map: none"
             )
         if self.retry_max_s < self.retry_base_s:
             raise ValueError(

@@ -23,6 +23,12 @@ def make_policy(
         if protocol != "json":
             raise ValueError("the hf policy speaks the json tool protocol only")
         return HFPolicy(config, name=label)
+    if config.kind == "vllm":
+        if protocol != "json":
+            raise ValueError("the vllm policy speaks the json tool protocol only")
+        from repo_agent.policies.vllm_policy import VLLMPolicy
+
+        return VLLMPolicy(config, name=label)
     if config.kind == "openai":
         from repo_agent.policies.openai_api import OpenAIPolicy
 
@@ -43,8 +49,9 @@ def make_policy(
 
 
 def batch_size_for(config: PolicyConfig) -> int:
-    """States answered per call: the hf batch, the API concurrency, or 8 for offline policies."""
-    if config.kind == "hf":
+    """States answered per call: the hf / vllm batch, the API concurrency, or 8 for offline
+    policies."""
+    if config.kind in {"hf", "vllm"}:
         return config.batch_size
     if config.kind in {"openai", "together"}:
         return config.concurrency

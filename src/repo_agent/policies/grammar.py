@@ -95,10 +95,11 @@ class SchemaLogitsProcessor:
             self.free = [False] * rows
             self.mask = llt.allocate_token_bitmask(rows, self.g.vocab_size)
         else:
+            last = input_ids[:, -1].tolist()  # one device-to-host copy for the whole batch
             for i, matcher in enumerate(self.matchers):
                 if self.done[i] or self.free[i]:
                     continue
-                token = int(input_ids[i, -1])
+                token = last[i]
                 self.done[i] = token in self.g.eos
                 if not self.done[i]:
                     matcher.consume_token(token)
@@ -121,7 +122,8 @@ class SchemaLogitsProcessor:
             left = self.budget - (input_ids.shape[1] - self.prompt_width)
             if left <= RESERVE:
                 allowed = self._closing(allowed)
-        return scores.masked_fill(allowed == 0, float("-inf"))
+        # The masks are built on the CPU; the scores may be on a GPU.
+        return scores.masked_fill((allowed == 0).to(scores.device), float("-inf"))
 
     def _closing(self, allowed: Any) -> Any:
         """Near the end of the budget: where the grammar allows a closing token, only that one

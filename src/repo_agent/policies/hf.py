@@ -28,6 +28,16 @@ def cannot_be_protocol_json(text: str) -> bool:
     return bool(stripped) and not stripped.startswith("{")
 
 
+def chat_prompt_ids(tokenizer: Any, messages: list[Message], limit: int) -> list[int]:
+    """The state as token ids through the tokenizer's chat template, ready for the assistant's
+    turn, cut to its last `limit` tokens (hf and vllm policies prompt the same way)."""
+    chat = [{"role": m.role, "content": m.content or ""} for m in messages]
+    ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+        ids = ids["input_ids"]
+    return list(ids[-limit:])
+
+
 class _StopOnNonJson:
     """Stops a sequence whose first characters already make it a parse error, so a model that
     has not learned the protocol costs a few tokens per step instead of max_new_tokens. Only
@@ -42,7 +52,7 @@ class _StopOnNonJson:
         import torch
 
         new = input_ids[:, self.prompt_width :]
-        stop = torch.zeros(new.shape[0], dtype=torch.bool)
+        stop = torch.zeros(new.shape[0], dtype=torch.bool, device=input_ids.device)
         if new.shape[1] <= self.check_tokens:
             for i, row in enumerate(new.tolist()):
                 # Special tokens count: an output that opens with a role marker is no JSON.
@@ -52,20 +62,30 @@ class _StopOnNonJson:
 
 
 class HFPolicy:
-    """Generates with `model.generate`, batching up to `batch_size` states at once."""
+    """Generates with `model.generate`, batching up to `batch_size` states at once on the
+    configured device (`device`, `dtype`, `device_map`; see policies/device.py)."""
 
     def __init__(self, config: PolicyConfig, name: str = "hf") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from repo_agent.policies.device import load_kwargs, resolve_placement, torch_facts
+
         self.config = config
         self.name = name
         self.torch = torch
+        self.placement = resolve_placement(
+            config.device, config.dtype, torch_facts(), config.device_map
+        )
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(config.model)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            config.model, **load_kwargs(self.placement)
+        )
+        # With a device map the layers are spread over GPUs; inputs go where the embeddings are.
+        self.device = self.model.get_input_embeddings().weight.device
         self.model.eval()
         self.grammar: ActionGrammar | None = None
         if config.constrain == "json_schema":
@@ -79,12 +99,7 @@ class HFPolicy:
             )
 
     def _prompt_ids(self, messages: list[Message]) -> list[int]:
-        chat = [{"role": m.role, "content": m.content or ""} for m in messages]
-        ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        limit = self.config.max_prompt_tokens
-        return list(ids[-limit:])
+        return chat_prompt_ids(self.tokenizer, messages, self.config.max_prompt_tokens)
 
     def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
         out: list[Completion] = []
@@ -100,8 +115,11 @@ class HFPolicy:
         prompts = [self._prompt_ids(r.messages) for r in requests]
         width = max(len(p) for p in prompts)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        padded = [[pad] * (width - len(p)) + p for p in prompts]
+        input_ids = torch.tensor(padded, device=self.device)
+        attention = torch.tensor(
+            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device
+        )
         sample = self.config.temperature > 0
         if sample:
             torch.manual_seed(requests[0].seed * 1_000_003 + requests[0].step)
@@ -135,6 +153,7 @@ class HFPolicy:
                 logits_processor=processors,
             )
         seconds = time.perf_counter() - started
+        generated = generated.cpu()
         eos = self.tokenizer.eos_token_id
         rows = []
         for i in range(len(prompts)):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import Device, PolicyConfig, PolicyKind
 from repo_agent.yamlfile import ConfigModel, Seed
 
 
@@ -50,7 +50,7 @@ class StudentBuild(ConfigModel):
 class StudentParams(PolicyConfig):
     """The student policy; `model: builtin-tiny` builds the embedded model into models/base."""
 
-    kind: Literal["oracle", "hf", "openai", "together"] = "hf"
+    kind: PolicyKind = "hf"
     model: str = "builtin-tiny"
     build: StudentBuild = Field(default_factory=StudentBuild)
 
@@ -143,6 +143,10 @@ class DPOParams(ConfigModel):
     max_length: int = Field(2048, ge=64)
 
 
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Quantization = Literal["none", "4bit"]
+
+
 class FinetuneParams(ConfigModel):
     backend: Literal["local", "together", "openai"] = "local"
     base_model: str = Field("", description="remote backends: the model to fine-tune")
@@ -150,6 +154,27 @@ class FinetuneParams(ConfigModel):
     lora_r: int = Field(16, ge=1, description="LoRA rank (lora_alpha is 2 * lora_r)")
     seed: Seed = 0
     threads: int = Field(2, ge=1)
+    # Local training on GPUs; the defaults are the CPU run as it has always been (TRL 1.16's own
+    # defaults: bf16 autocast and gradient checkpointing, on the CPU too).
+    device: Device = Field(
+        "cpu", description="local: cpu | cuda | auto (cuda when torch sees a GPU, else cpu)"
+    )
+    precision: Precision = Field(
+        "auto",
+        description="local: mixed precision; auto = bf16 (fp16 on a GPU without bf16), "
+        "fp32 = none; fp16 needs a GPU",
+    )
+    gradient_checkpointing: bool = Field(
+        True, description="local: recompute activations in the backward pass (less memory)"
+    )
+    quantization: Quantization = Field(
+        "none",
+        description="local: 4bit = QLoRA (the model frozen in 4-bit NF4, LoRA adapters trained; "
+        "needs lora, a CUDA GPU and bitsandbytes)",
+    )
+    num_processes: int = Field(
+        1, ge=1, description="local: >1 trains under `accelerate launch`, one process per GPU"
+    )
     sft: SFTParams = Field(default_factory=SFTParams)
     dpo: DPOParams = Field(default_factory=DPOParams)
     remote: RemoteFinetuneConfig = Field(
@@ -157,10 +182,15 @@ class FinetuneParams(ConfigModel):
     )
 
     @model_validator(mode="after")
-    def _serve_fits_backend(self) -> FinetuneParams:
+    def _consistent(self) -> FinetuneParams:
         if self.backend == "openai" and self.remote.serve != "name":
             raise ValueError(
                 f"remote.serve: {self.remote.serve} needs backend together; OpenAI has no weight "
                 "download and no dedicated endpoints (use serve: name)"
+            )
+        if self.quantization == "4bit" and not self.lora:
+            raise ValueError(
+                "quantization: 4bit (QLoRA) trains LoRA adapters on a frozen 4-bit model; "
+                "set lora: true"
             )
         return self

@@ -1,8 +1,11 @@
-"""Local fine-tuning with TRL: SFT on the train rows, then DPO starting from the SFT weights."""
+"""Local fine-tuning with TRL: SFT on the train rows, then DPO starting from the SFT weights; on
+the CPU by default, on GPUs per the finetune params (training/hardware.py plans it)."""
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +13,13 @@ from typing import Any
 from repo_agent.files import read_jsonl
 from repo_agent.formats import preference_to_trl, sft_to_trl
 from repo_agent.training.config import FinetuneParams
+from repo_agent.training.hardware import (
+    TrainingPlan,
+    machine_facts,
+    plan_training,
+    quantization_kwargs,
+    trainer_args,
+)
 
 
 def _history(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, float]]:
@@ -20,7 +30,9 @@ def _history(log_history: list[dict[str, Any]], keys: tuple[str, ...]) -> list[d
     ]
 
 
-def _common_args(params: FinetuneParams, out: Path, n_rows: int, batch: int) -> dict[str, Any]:
+def _common_args(
+    params: FinetuneParams, plan: TrainingPlan, out: Path, n_rows: int, batch: int
+) -> dict[str, Any]:
     steps_per_epoch = max(1, (n_rows + batch - 1) // batch)
     return {
         "output_dir": str(out / "_trainer"),
@@ -29,7 +41,7 @@ def _common_args(params: FinetuneParams, out: Path, n_rows: int, batch: int) -> 
         "save_strategy": "no",
         "report_to": [],
         "seed": params.seed,
-        "use_cpu": True,
+        **trainer_args(plan),
         "dataloader_num_workers": 0,
         # Redrawn bars flood a log file with carriage returns; `_callbacks` prints lines instead.
         "disable_tqdm": not sys.stderr.isatty(),
@@ -80,10 +92,12 @@ def _lora(params: FinetuneParams):
 
 
 def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):
-    """Rows converted to TRL's format, the tokenizer and the model (torch threads set)."""
+    """The plan (its errors come first), rows converted to TRL's format, the tokenizer and the
+    model (torch threads set; under QLoRA loaded in 4-bit on this process's GPU)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    plan = plan_training(params, machine_facts())
     torch.set_num_threads(params.threads)
     rows = [convert(r) for r in read_jsonl(rows_file)]
     if not rows:
@@ -94,7 +108,15 @@ def _prepare(model_dir: Path, rows_file: Path, convert, params: FinetuneParams):
             f"{rows_file}: some rows carry tools and some do not; give rows of one tool protocol"
         )
     tok = AutoTokenizer.from_pretrained(model_dir)
-    return rows, tok, AutoModelForCausalLM.from_pretrained(model_dir)
+    load: dict[str, Any] = {}
+    if plan.quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        load = {
+            "quantization_config": BitsAndBytesConfig(**quantization_kwargs(plan)),
+            "device_map": {"": int(os.environ.get("LOCAL_RANK", "0"))},
+        }
+    return plan, rows, tok, AutoModelForCausalLM.from_pretrained(model_dir, **load)
 
 
 def sft_trainer(
@@ -104,9 +126,9 @@ def sft_trainer(
     params: FinetuneParams,
     *,
     live_dir: Path | None = None,
-) -> tuple[Any, int]:
-    """The SFTTrainer for `train_file` from the model in `base` (its dataset tokenized) and the
-    number of rows read.
+) -> tuple[Any, int, TrainingPlan]:
+    """The SFTTrainer for `train_file` from the model in `base` (its dataset tokenized), the
+    number of rows read and the training plan.
 
     Rows become prompt/completion (loss on the action only); a row's `tools` go to the chat
     template, which renders them if it knows how (a Qwen template does, the embedded
@@ -114,9 +136,9 @@ def sft_trainer(
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    rows, tok, model = _prepare(base, train_file, sft_to_trl, params)
+    plan, rows, tok, model = _prepare(base, train_file, sft_to_trl, params)
     cfg = SFTConfig(
-        **_common_args(params, out, len(rows), params.sft.batch_size),
+        **_common_args(params, plan, out, len(rows), params.sft.batch_size),
         num_train_epochs=params.sft.epochs,
         learning_rate=params.sft.learning_rate,
         max_length=params.sft.max_length,
@@ -134,7 +156,7 @@ def sft_trainer(
         peft_config=_lora(params),
         callbacks=callbacks,
     )
-    return trainer, len(rows)
+    return trainer, len(rows), plan
 
 
 @_quiet_bars_unless_tty
@@ -149,9 +171,9 @@ def train_sft(
     """SFT with loss on the action only (prompt/completion rows); saves weights to `out`.
 
     With `live_dir`, DVCLive writes the logged metrics there as training runs."""
-    trainer, rows = sft_trainer(base, train_file, out, params, live_dir=live_dir)
+    trainer, rows, plan = sft_trainer(base, train_file, out, params, live_dir=live_dir)
     _train(trainer)
-    _save(trainer, trainer.processing_class, out)
+    _save(trainer, trainer.processing_class, out, base, plan)
     curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
     return {"rows": rows, "curve": curve}
 
@@ -163,18 +185,18 @@ def dpo_trainer(
     params: FinetuneParams,
     *,
     live_dir: Path | None = None,
-) -> tuple[Any, int]:
+) -> tuple[Any, int, TrainingPlan]:
     """The DPOTrainer for `pairs_file` from the SFT weights in `sft_dir` (also the reference
-    model, loaded from disk; its dataset tokenized) and the number of rows read. A row's
-    `tools` go to the chat template."""
+    model, loaded from disk; its dataset tokenized), the number of rows read and the training
+    plan. A row's `tools` go to the chat template."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl import DPOConfig, DPOTrainer
 
-    rows, tok, model = _prepare(sft_dir, pairs_file, preference_to_trl, params)
+    plan, rows, tok, model = _prepare(sft_dir, pairs_file, preference_to_trl, params)
     ref = None if params.lora else AutoModelForCausalLM.from_pretrained(sft_dir)
     cfg = DPOConfig(
-        **_common_args(params, out, len(rows), params.dpo.batch_size),
+        **_common_args(params, plan, out, len(rows), params.dpo.batch_size),
         num_train_epochs=params.dpo.epochs,
         learning_rate=params.dpo.learning_rate,
         beta=params.dpo.beta,
@@ -194,7 +216,7 @@ def dpo_trainer(
         peft_config=_lora(params),
         callbacks=callbacks,
     )
-    return trainer, len(rows)
+    return trainer, len(rows), plan
 
 
 @_quiet_bars_unless_tty
@@ -209,22 +231,38 @@ def train_dpo(
     """DPO from the SFT weights (the reference model is the SFT model, loaded from disk).
 
     With `live_dir`, DVCLive writes the logged metrics there as training runs."""
-    trainer, rows = dpo_trainer(sft_dir, pairs_file, out, params, live_dir=live_dir)
+    trainer, rows, plan = dpo_trainer(sft_dir, pairs_file, out, params, live_dir=live_dir)
     _train(trainer)
-    _save(trainer, trainer.processing_class, out)
+    _save(trainer, trainer.processing_class, out, sft_dir, plan)
     keys = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
     return {"rows": rows, "curve": _history(trainer.state.log_history, keys)}
 
 
-def _save(trainer, tok, out: Path) -> None:
-    model = trainer.model
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+def _save(trainer, tok, out: Path, start: Path, plan: TrainingPlan) -> None:
+    """Full weights to `out` (LoRA merged in), by the main process only."""
+    if not trainer.is_world_process_zero():
+        return
     out.mkdir(parents=True, exist_ok=True)
+    model = trainer.model
+    if plan.quantize_4bit:
+        # Merging into 4-bit weights would round them: merge into the start model's full weights.
+        adapter = out / "_adapter"
+        model.save_pretrained(adapter)
+        dtype = "float16" if plan.precision == "fp16" else "bfloat16"
+        model = merge_adapter(start, adapter, dtype)
+        shutil.rmtree(adapter, ignore_errors=True)
+    elif hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    trainer_dir = out / "_trainer"
-    if trainer_dir.exists():
-        import shutil
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
 
-        shutil.rmtree(trainer_dir, ignore_errors=True)
+
+def merge_adapter(base: Path, adapter: Path, dtype: str = "float32"):
+    """The model at `base` loaded on the CPU in `dtype` with the LoRA adapter at `adapter`
+    merged into its weights (a plain transformers model, ready to save)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    return PeftModel.from_pretrained(model, adapter).merge_and_unload()
