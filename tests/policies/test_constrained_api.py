@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import test_api_policies
 from fake_api import FakeAPI, InvalidRequest, check_strict_schema, strict_responder
-from test_api_policies import TOGETHER_KEY, api_config, request, run_all
+from test_api_policies import api_config, request, run_all
 
 from repo_agent.policies.factory import make_policy
 from repo_agent.policies.schemas import (
@@ -20,23 +21,11 @@ from repo_agent.policies.schemas import (
 )
 from repo_agent.records import FunctionCall, Message, NativeToolCall, ToolCallAction
 from repo_agent.runtime.protocol import parse_json_action
-from repo_agent.runtime.task import Task
 from repo_agent.runtime.tools import TOOLS
 
-TASKS = ["a_binary_search", "a_gcd_lcm"]
-
-
-@pytest.fixture(autouse=True)
-def api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-constrained")
-    monkeypatch.setenv("TOGETHER_API_KEY", TOGETHER_KEY)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.delenv("TOGETHER_BASE_URL", raising=False)
-
-
-@pytest.fixture
-def tasks(task_by_id: dict[str, Task]) -> list[Task]:
-    return [task_by_id[t] for t in TASKS]
+# The API policy tests' own fixtures: keys in the environment (autouse) and their two tasks.
+api_keys = test_api_policies.api_keys
+tasks = test_api_policies.tasks
 
 
 def chat_bodies(api: FakeAPI) -> list[dict]:
@@ -105,11 +94,15 @@ def test_a_reply_cut_at_max_tokens_is_marked_truncated(tasks) -> None:
 
 
 def test_a_cached_constrained_reply_is_unwrapped_and_keeps_its_cut(tmp_path, tasks) -> None:
-    replies = [
-        {"role": "assistant", "content": '{"action": {"type": "final", "summary": "ok"}}'},
-        {"role": "assistant", "content": '{"action": {"type": "fin', "finish_reason": "length"},
-    ]
-    with FakeAPI(lambda body: replies.pop(0)) as api:
+    replies = {
+        "a": {"role": "assistant", "content": '{"action": {"type": "final", "summary": "ok"}}'},
+        "b": {
+            "role": "assistant",
+            "content": '{"action": {"type": "fin',
+            "finish_reason": "length",
+        },
+    }  # by the state's last message: requests a and b are sent concurrently
+    with FakeAPI(lambda body: replies[body["messages"][-1]["content"]]) as api:
         cfg = api_config(api, constrain="json_schema", cache=True, cache_dir=str(tmp_path))
         policy = make_policy(cfg, tasks, "json")
         first = policy.complete([request("a"), request("b")])
