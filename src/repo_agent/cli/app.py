@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import typer
 
-from repo_agent.cli import data, runs, tasks, training
+from repo_agent.cli import data, profiles, runs, tasks, training
 
 HELP = (
     "Make small LLMs reliable tool-using agents that fix bugs: run agents on bug-fix tasks, "
     "turn their traces into SFT rows and DPO preference pairs, and plan the fine-tuning.\n\n"
     "`dvc repro` runs the whole pipeline (rollout, extract, pair, split, finetune, eval); these "
     "commands run its steps on files you choose. Runtime: run, view. Data: sft-extract, pairs, "
-    "split. Training: estimate. Tasks: tasks list | validate | generate."
+    "split. Training: estimate. Tasks: tasks list | validate | generate. Params: profile list | "
+    "show | apply."
 )
 
-RUNTIME, DATA, TRAINING, TASKS = "Runtime", "Data", "Training", "Tasks"
+RUNTIME, DATA, TRAINING, TASKS, PARAMS = "Runtime", "Data", "Training", "Tasks", "Params"
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP)
 
 
 app.add_typer(tasks.tasks_app, name="tasks", rich_help_panel=TASKS)
+app.add_typer(profiles.profile_app, name="profile", rich_help_panel=PARAMS)
 app.command("run", rich_help_panel=RUNTIME)(runs.run)
 app.command("view", rich_help_panel=RUNTIME)(runs.view)
 app.command("sft-extract", rich_help_panel=DATA)(data.sft_extract)
