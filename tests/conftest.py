@@ -1,4 +1,5 @@
-"""Shared fixtures: the builtin suite, a sandbox with an outside sentinel, a QuixBugs fixture."""
+"""Shared fixtures: the builtin suite, a sandbox with an outside sentinel, a QuixBugs fixture,
+the tiny untrained student and the oracle steps its tokenizer is trained on."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tiny import oracle_steps_of, tiny_student
 
+from repo_agent.records import StepRecord
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
@@ -34,6 +37,18 @@ def task_by_id(builtin_tasks: list[Task]) -> dict[str, Task]:
 @pytest.fixture(scope="session")
 def bsearch_task(task_by_id: dict[str, Task]) -> Task:
     return task_by_id["a_binary_search"]
+
+
+@pytest.fixture(scope="session")
+def oracle_steps(builtin_tasks: list[Task]) -> list[StepRecord]:
+    """The steps of one oracle run on each of the first three builtin tasks."""
+    return oracle_steps_of(builtin_tasks[:3])
+
+
+@pytest.fixture(scope="session")
+def student_dir(tmp_path_factory: pytest.TempPathFactory, oracle_steps) -> Path:
+    """The tiny embedded student, untrained (read-only: copy it before changing it)."""
+    return tiny_student(tmp_path_factory.mktemp("student") / "base", oracle_steps)
 
 
 @dataclass

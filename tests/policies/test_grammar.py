@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny import texts_of
 
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import make_policy
@@ -17,19 +18,7 @@ from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import ParseError, parse_json_action
-from repo_agent.training.config import StudentBuild
-from repo_agent.training.student import build_student
 
-TINY = StudentBuild(
-    vocab_size=400,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    max_positions=2048,
-    seed=0,
-)
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -37,31 +26,7 @@ CHATML = (
 
 
 @pytest.fixture(scope="module")
-def oracle_steps(builtin_tasks):
-    tasks = builtin_tasks[:3]
-    steps = []
-    run_episodes(
-        [RunSpec(t, f"{t.id}:t:0") for t in tasks],
-        OraclePolicy(tasks),
-        AgentConfig(test_policy="never"),
-        lambda s, _line: steps.extend(s),
-    )
-    return steps
-
-
-@pytest.fixture(scope="module")
-def texts(oracle_steps) -> list[str]:
-    return [m.content or "" for s in oracle_steps for m in [*s.messages, s.raw_output]]
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory, texts) -> Path:
-    """The embedded student's builder: own BPE, role tokens as special tokens, untrained."""
-    return build_student(texts, TINY, tmp_path_factory.mktemp("student") / "base")
-
-
-@pytest.fixture(scope="module")
-def chatml_dir(tmp_path_factory, texts) -> Path:
+def chatml_dir(tmp_path_factory, oracle_steps) -> Path:
     """Another HF model: a ChatML template, eos `<|im_end|>`, no pad token, and a model
     vocabulary 37 ids wider than the tokenizer (as real checkpoints pad theirs)."""
     import torch
@@ -79,7 +44,7 @@ def chatml_dir(tmp_path_factory, texts) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(texts[::-1], trainer=trainer)
+    tok.train_from_iterator(texts_of(oracle_steps)[::-1], trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", additional_special_tokens=specials
     )

@@ -27,29 +27,11 @@ from repo_agent.policies.vllm_policy import (
 )
 from repo_agent.records import Message
 from repo_agent.runtime.policy import PolicyRequest
-from repo_agent.training.config import StudentBuild
-from repo_agent.training.student import build_student
 
-TINY = StudentBuild(
-    vocab_size=400,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    max_positions=2048,
-    seed=0,
-)
 MESSAGES = [
     Message(role="system", content="You fix repositories. Answer with one JSON object."),
     Message(role="user", content="Task: fix the off-by-one in bsearch.py"),
 ]
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory) -> Path:
-    texts = [m.content or "" for m in MESSAGES] * 20 + ['{"type": "final", "summary": "done"}']
-    return build_student(texts, TINY, tmp_path_factory.mktemp("student") / "base")
 
 
 def test_reasons_name_what_to_install_or_that_a_gpu_is_needed() -> None:

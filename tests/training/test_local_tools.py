@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny import TINY
 from transformers import AutoTokenizer
 
 from repo_agent.data.config import PairParams, RubricParams
@@ -18,20 +19,9 @@ from repo_agent.records import ResultLine, StepRecord
 from repo_agent.runtime.agent import RunSpec, run_episodes
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.tools import TOOLS
-from repo_agent.training.config import FinetuneParams, StudentBuild
+from repo_agent.training.config import FinetuneParams
 from repo_agent.training.local import dpo_trainer, sft_trainer, train_dpo, train_sft
 from repo_agent.training.student import build_student
-
-TINY = StudentBuild(
-    vocab_size=400,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    max_positions=4096,
-    seed=0,
-)
 
 # The embedded student's template plus what a Qwen template does with tools: the function
 # schemas in a block before the conversation, and the assistant's tool calls as text.

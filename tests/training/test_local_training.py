@@ -11,45 +11,12 @@ import torch
 
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.hf import HFPolicy
-from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.records import Message
-from repo_agent.runtime.agent import RunSpec, run_episodes
-from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import ParseError, parse_json_action
-from repo_agent.training.config import FinetuneParams, StudentBuild
+from repo_agent.training.config import FinetuneParams
 from repo_agent.training.local import train_dpo, train_sft
-from repo_agent.training.student import SPECIAL_TOKENS, build_student
-
-TINY = StudentBuild(
-    vocab_size=400,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=64,
-    max_positions=2048,
-    seed=0,
-)
-
-
-@pytest.fixture(scope="module")
-def oracle_steps(builtin_tasks):
-    tasks = builtin_tasks[:3]
-    steps = []
-    run_episodes(
-        [RunSpec(t, f"{t.id}:t:0") for t in tasks],
-        OraclePolicy(tasks),
-        AgentConfig(test_policy="never"),
-        lambda s, _line: steps.extend(s),
-    )
-    return steps
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory, oracle_steps) -> Path:
-    texts = [m.content or "" for s in oracle_steps for m in [*s.messages, s.raw_output]]
-    return build_student(texts, TINY, tmp_path_factory.mktemp("student") / "base")
+from repo_agent.training.student import SPECIAL_TOKENS
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:

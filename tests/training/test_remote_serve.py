@@ -21,13 +21,13 @@ import pytest
 import yaml
 from conftest import fake_key
 from fake_api import FakeAPI, InvalidRequest, final_responder
+from tiny import TINY
 
 from repo_agent.files import write_json, write_jsonl
 from repo_agent.pipeline import paths
 from repo_agent.pipeline.eval import model_policy_config, run_eval
 from repo_agent.pipeline.finetune import run_finetune
 from repo_agent.pipeline.params import Params, ParamsError, parse_params
-from repo_agent.training.config import StudentBuild
 from repo_agent.training.remote.endpoint import EndpointError, cost_line
 from repo_agent.training.student import build_student
 
@@ -35,15 +35,6 @@ SYSTEM = {"role": "system", "content": "You fix bugs."}
 USER = {"role": "user", "content": "Task: fix f"}
 GOOD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_files","args":{}}'}
 BAD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_fils","args":{}}'}
-TINY = StudentBuild(
-    vocab_size=300,
-    hidden_size=16,
-    num_layers=1,
-    num_heads=2,
-    num_kv_heads=1,
-    intermediate_size=32,
-    max_positions=2048,
-)
 HELDOUT = ["a_binary_search"]
 ROOT = Path(__file__).resolve().parents[2]
 
