@@ -17,6 +17,14 @@ from repo_agent.runtime.task import Task
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
 
+# The longest module first: under `pytest -n 2 --dist loadfile` a worker takes it at once
+# and the other worker runs everything else meanwhile, instead of it starting last.
+FIRST = "tests/pipeline/test_pipeline_dvc.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != FIRST)
+
 
 def fake_key(prefix: str, seed: int, n: int = 32) -> str:
     """A key-shaped test value made at run time, so no key-like literal is ever committed."""

@@ -18,13 +18,11 @@ from repo_agent.pipeline import paths
 from repo_agent.traces import read_trace
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = ["base", "sft", "dpo"]  # the tiny config's eval.models
-GRAMMAR = ["dpo"]  # and its eval.grammar: the arm dpo+grammar
-STAGES = stage_names(MODELS, GRAMMAR)
-EVALS = {f"eval@{m}" for m in MODELS} | {f"eval_grammar@{m}" for m in GRAMMAR}
-# metrics/eval.json: one block per arm plus the paired differences between them.
-EVAL_BLOCKS = {*MODELS, "dpo+grammar", "sft_to_dpo", "base_to_dpo", "base_to_sft"}
-EVAL_BLOCKS |= {"dpo_to_dpo+grammar"}
+MODELS = ["base", "sft", "dpo"]  # the tiny config's eval.models (no eval.grammar: see below)
+STAGES = stage_names(MODELS)
+EVALS = {f"eval@{m}" for m in MODELS}
+# metrics/eval.json: one block per model plus the paired differences between them.
+EVAL_BLOCKS = {*MODELS, "sft_to_dpo", "base_to_dpo", "base_to_sft"}
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +46,7 @@ def tiny_params() -> dict:
     params["eval"].update(samples=1, heldout_mutants=1)
     params["onpolicy"]["rollouts"] = 1
     params["eval"]["models"] = MODELS
-    params["eval"]["grammar"] = GRAMMAR
+    params["eval"]["grammar"] = []  # one experiment adds a constrained arm (test below)
     return params
 
 
@@ -78,7 +76,8 @@ def sh(repo: Path, *args: str) -> str:
 
 
 def ran(output: str) -> set[str]:
-    return {s for s in STAGES if f"Running stage '{s}'" in output}
+    stages = [*STAGES, *(f"eval_grammar@{m}" for m in MODELS)]  # those once eval.grammar is set
+    return {s for s in stages if f"Running stage '{s}'" in output}
 
 
 def reran(output: str) -> set[str]:
@@ -155,12 +154,6 @@ def test_repro_writes_every_declared_output(repo: Path) -> None:
     metrics = json.loads((repo / "metrics/eval.json").read_text())
     assert set(metrics) == EVAL_BLOCKS
     assert all(isinstance(v, int | float) for block in metrics.values() for v in block.values())
-    # Under the grammar a reply fails to parse only when the (tiny: 24) token budget cut it.
-    steps = read_trace(repo / paths.eval_trace("dpo+grammar")).steps
-    assert steps and {s.parse_error for s in steps} <= {None, "truncated"}
-    assert (
-        "## Fine-tuning vs constrained decoding" in (repo / paths.REPORTS / "eval.md").read_text()
-    )
     split = json.loads((repo / paths.SPLIT_TASKS).read_text())
     train_rows = (repo / paths.SPLIT_TRAIN / "sft.jsonl").read_text()
     assert split["heldout"] and not any(f'"{t}' in train_rows for t in split["heldout"])
@@ -171,7 +164,7 @@ def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
     default 1.5, a loop penalty of 1 drops the repeat pairs the tiny config has; 2 keeps the
     same pairs there, and then DVC rightly skips DPO.)"""
     out = sh(repo, "dvc", "exp", "run", "-S", "rubric.loop_penalty=1", "-n", "loop2")
-    want = {"pair", "split", "dpo_pairs", "finetune@dpo", "eval@dpo", "eval_grammar@dpo", "report"}
+    want = {"pair", "split", "dpo_pairs", "finetune@dpo", "eval@dpo", "report"}
     assert reran(out) == want, out[-3000:]
     for stage in ("rollout", "extract", "finetune@sft", "eval@base", "eval@sft"):
         assert f"Stage '{stage}' didn't change, skipping" in out
@@ -193,7 +186,7 @@ def test_eval_samples_rerun_only_the_evals_and_the_report(repo: Path) -> None:
 
 def test_dpo_beta_retrains_neither_sft_nor_the_other_evals(repo: Path) -> None:
     out = sh(repo, "dvc", "exp", "run", "-S", "finetune.dpo.beta=0.2", "-n", "beta02")
-    assert reran(out) == {"finetune@dpo", "eval@dpo", "eval_grammar@dpo", "report"}, out[-3000:]
+    assert reran(out) == {"finetune@dpo", "eval@dpo", "report"}, out[-3000:]
 
 
 def test_a_report_param_reruns_only_the_report(repo: Path) -> None:
@@ -244,12 +237,17 @@ def test_a_queued_sweep_runs_and_both_rows_show(repo: Path) -> None:
         assert set(metrics) == EVAL_BLOCKS
 
 
-def test_dropping_the_grammar_arms_reruns_only_the_report(repo: Path) -> None:
+def test_a_grammar_arm_runs_its_own_eval_and_the_report(repo: Path) -> None:
     back_to_baseline(repo)  # earlier experiments left their outputs in the workspace
-    out = sh(repo, "dvc", "exp", "run", "-S", "eval.grammar=[]", "-n", "nogrammar")
-    assert ran(out) == {"report"}, out[-3000:]
+    out = sh(repo, "dvc", "exp", "run", "-S", "eval.grammar=[dpo]", "-n", "grammar")
+    assert ran(out) == {"eval_grammar@dpo", "report"}, out[-3000:]
     metrics = json.loads((repo / "metrics/eval.json").read_text())
-    assert "dpo+grammar" not in metrics and "dpo" in metrics
+    assert {"dpo+grammar", "dpo_to_dpo+grammar"} <= set(metrics)
+    # Under the grammar a reply fails to parse only when the (tiny: 24) token budget cut it.
+    steps = read_trace(repo / paths.eval_trace("dpo+grammar")).steps
+    assert steps and {s.parse_error for s in steps} <= {None, "truncated"}
+    report = (repo / paths.REPORTS / "eval.md").read_text()
+    assert "## Fine-tuning vs constrained decoding" in report
     back_to_baseline(repo)
 
 
@@ -299,8 +297,7 @@ def lock_outs(repo: Path) -> dict[str, str]:
 
 # Outs that record wall-clock time (run durations, training runtime) besides their data.
 TIMED = {"data/traces", "data/onpolicy", "dvclive/sft/metrics.json", "dvclive/dpo/metrics.json"}
-ARMS = [*MODELS, *(f"{m}+grammar" for m in GRAMMAR)]
-TIMED |= {f"data/eval/{a}.jsonl" for a in ARMS} | {"reports/eval.md", "reports/eval.html"}
+TIMED |= {f"data/eval/{m}.jsonl" for m in MODELS} | {"reports/eval.md", "reports/eval.html"}
 TIMED |= {"metrics/eval.json", "plots/eval_metrics.csv", "reports/eval_metrics.png"}
 
 
