@@ -4,6 +4,7 @@ the tiny untrained student and the oracle steps its tokenizer is trained on."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import string
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ from repo_agent.records import StepRecord
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
+
+# Two xdist workers share two cores: one torch/BLAS thread each (stage subprocesses inherit
+# it); the tiny test models gain nothing from more and the workers would oversubscribe.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # The longest module first: under `pytest -n 2 --dist loadfile` a worker takes it at once
 # and the other worker runs everything else meanwhile, instead of it starting last.

@@ -41,6 +41,7 @@ def tiny_params() -> dict:
     )
     params["student"]["max_new_tokens"] = 24
     params["pair"]["corruptions_per_step"] = 8
+    params["finetune"]["threads"] = 1  # the tiny model; the other test worker has the other core
     params["finetune"]["sft"].update(epochs=1, batch_size=4)
     params["finetune"]["dpo"].update(epochs=1, batch_size=4)
     params["eval"].update(samples=1, heldout_mutants=1)
