@@ -28,10 +28,10 @@ repro: $(VENV_STAMP)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
 test: $(VENV_STAMP)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --durations=15
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 test-fast: $(VENV_STAMP)
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile -m "not slow"
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check src tests stages benchmarks

@@ -22,8 +22,9 @@ from repo_agent.suites.loader import load_suite
 # it); the tiny test models gain nothing from more and the workers would oversubscribe.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-# The longest module first: under `pytest -n 2 --dist loadfile` a worker takes it at once
-# and the other worker runs everything else meanwhile, instead of it starting last.
+# The longest module first: under `pytest -n 2 --dist loadfile --no-loadscope-reorder` (make
+# test) a worker takes it at once and the other runs everything else meanwhile, instead of it
+# starting last.
 FIRST = "tests/pipeline/test_pipeline_dvc.py"
 
 
