@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 from fake_api import FakeAPI, Fault
 
 from repo_agent.traces import read_results, read_trace
@@ -34,7 +35,7 @@ class CLI:
             "NO_COLOR": "1",
             "TERM": "dumb",
             "TMPDIR": str(self.tmp),
-            "OPENAI_API_KEY": "sk-test-dummy",
+            "OPENAI_API_KEY": fake_key("sk-test-", 61, 20),
         }
         self.env.pop("OPENAI_BASE_URL", None)
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 from fake_api import FakeAPI
 
 from repo_agent.files import write_jsonl
@@ -15,7 +16,7 @@ from repo_agent.pipeline.eval import model_policy_config
 from repo_agent.pipeline.finetune import run_finetune
 from repo_agent.pipeline.params import parse_params
 
-KEY = "together-test-STEPSECRET0123456789"
+KEY = fake_key("together-test-", 31, 20)
 SYSTEM = {"role": "system", "content": "You fix bugs."}
 USER = {"role": "user", "content": "Task: fix f"}
 GOOD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_files","args":{}}'}

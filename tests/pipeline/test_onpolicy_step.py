@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fake_key
 from fake_api import FakeAPI
 
 from repo_agent.data.pairs import PairExample
@@ -37,7 +38,7 @@ def sft_student(body: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TOGETHER_API_KEY", "together-test-key")
+    monkeypatch.setenv("TOGETHER_API_KEY", fake_key("together-test-", 41, 20))
     write_json(paths.SPLIT_TASKS, {"train": TRAIN, "heldout": HELDOUT})
     return tmp_path
 

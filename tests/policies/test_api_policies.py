@@ -25,8 +25,9 @@ from repo_agent.runtime.task import Task, TaskSpec
 from repo_agent.secrets import scrub
 from repo_agent.traces import TraceWriter
 
-OPENAI_KEY = "sk-test-SECRETKEY0123456789"
-TOGETHER_KEY = "together-test-SECRETKEY9876543210"
+OPENAI_KEY = fake_key("sk-test-", 11, 20)
+TOGETHER_KEY = fake_key("together-test-", 12, 20)
+SK_LIKE = fake_key("sk-", 13, 16)  # an unregistered key of the `sk-` shape
 TASKS = ["a_binary_search", "a_gcd_lcm"]
 
 
@@ -248,10 +249,10 @@ def test_requests_run_concurrently_and_stay_in_order() -> None:
 
 
 def test_scrub_removes_keys() -> None:
-    text = f"key {OPENAI_KEY} / Bearer abc.def / sk-abcdefghijklmnop / {TOGETHER_KEY}"
+    text = f"key {OPENAI_KEY} / Bearer abc.def / {SK_LIKE} / {TOGETHER_KEY}"
     out = scrub(text)
     assert OPENAI_KEY not in out and TOGETHER_KEY not in out and "abc.def" not in out
-    assert "sk-abcdefghijklmnop" not in out
+    assert SK_LIKE not in out
 
 
 def test_keys_never_reach_errors_logs_traces_results_or_cache(

@@ -16,9 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 
 from repo_agent.runtime.sandbox import SandboxError, bwrap_problem, find_sandbox
 from repo_agent.runtime.testrun import run_tests
+
+FILE_SECRET = fake_key("sk-", 71, 20)  # a key in a file under $HOME
+PARENT_SECRET = fake_key("sk-", 72, 20)  # a key in the agent's environment
 
 PYTEST = "python -m pytest -q -s tests"
 BWRAP = shutil.which("bwrap")
@@ -131,7 +135,7 @@ def test_secret_files_in_home_are_hidden(
 ) -> None:
     home = visible_dir / "home"
     (home / ".config").mkdir(parents=True)
-    (home / ".config" / "token").write_text("sk-secret-in-a-file")
+    (home / ".config" / "token").write_text(FILE_SECRET)
     monkeypatch.setenv("HOME", str(home))
     ws = _workspace(
         tmp_path / "ws",
@@ -145,7 +149,7 @@ def test_secret_files_in_home_are_hidden(
     )
     out = run_tests(ws, PYTEST, 60, sandbox="bwrap")
     assert out.passed and "HIDDEN FileNotFoundError" in out.output, out.output
-    assert "sk-secret-in-a-file" not in out.output
+    assert FILE_SECRET not in out.output
 
 
 def test_none_gives_a_private_home_and_tmpdir_removed_afterwards(tmp_path: Path) -> None:
@@ -198,7 +202,7 @@ def test_conftest_cannot_reach_a_local_socket(tmp_path: Path) -> None:
 def test_conftest_does_not_see_api_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: str
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", PARENT_SECRET)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-parent-secret")
     monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
     ws = _workspace(
@@ -211,7 +215,7 @@ def test_conftest_does_not_see_api_keys(
     out = run_tests(ws, PYTEST, 60, sandbox=sandbox)
     assert out.passed and out.sandbox == sandbox, out.output
     assert "ENV" in out.output
-    for leaked in ("sk-parent-secret", "aws-parent-secret", "/somewhere/else"):
+    for leaked in (PARENT_SECRET, "aws-parent-secret", "/somewhere/else"):
         assert leaked not in out.output
     assert "('PYTEST_DISABLE_PLUGIN_AUTOLOAD', '1')" in out.output
 
@@ -222,7 +226,7 @@ def test_conftest_cannot_read_the_agent_environment_through_proc(
 ) -> None:
     """Without a PID namespace a test can read /proc/<agent pid>/environ (sandbox "none" has
     this hole; documented)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", PARENT_SECRET)
     ws = _workspace(
         tmp_path / "ws",
         f"""
@@ -235,7 +239,7 @@ def test_conftest_cannot_read_the_agent_environment_through_proc(
         """,
     )
     out = run_tests(ws, PYTEST, 60, sandbox="bwrap")
-    assert out.passed and "sk-parent-secret" not in out.output, out.output
+    assert out.passed and PARENT_SECRET not in out.output, out.output
 
 
 # --- processes -------------------------------------------------------------------------------

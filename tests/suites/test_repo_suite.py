@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -20,6 +21,8 @@ from repo_agent.runtime.tools import execute_tool
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
 from repo_agent.suites.repo import REPO_GOAL, load_repo_task
+
+REPO_KEY = fake_key("sk-test-", 81, 20)
 
 TEST_CMD = "python -m pytest -q -x tests"
 BUGGY = "def area(w, h):\n    return w + h\n"
@@ -207,7 +210,7 @@ def test_scripted_api_policy_fixes_a_repo_over_real_http(repo: Path, tmp_path: P
             capture_output=True,
             text=True,
             timeout=120,
-            env={**__import__("os").environ, "OPENAI_API_KEY": "sk-test-not-a-real-key"},
+            env={**__import__("os").environ, "OPENAI_API_KEY": REPO_KEY},
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert len(api.calls("POST", r"/v1/chat/completions")) == len(script)
@@ -215,7 +218,7 @@ def test_scripted_api_policy_fixes_a_repo_over_real_http(repo: Path, tmp_path: P
     assert result["success"] is True
     assert result["files_touched"] == ["geometry/shapes.py"]
     assert (repo / "geometry" / "shapes.py").read_text() == BUGGY  # the repo itself untouched
-    assert "sk-test-not-a-real-key" not in out.with_suffix(".traces.jsonl").read_text()
+    assert REPO_KEY not in out.with_suffix(".traces.jsonl").read_text()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import fake_key
 from fake_api import FakeAPI, Fault
 from rich.console import Console
 
@@ -25,8 +26,8 @@ from repo_agent.training.remote.runner import (
 )
 from repo_agent.training.remote.state import STATE_FILE
 
-OPENAI_KEY = "sk-test-FTSECRET0123456789"
-TOGETHER_KEY = "together-test-FTSECRET9876543210"
+OPENAI_KEY = fake_key("sk-test-", 21, 20)
+TOGETHER_KEY = fake_key("together-test-", 22, 20)
 SYSTEM = {"role": "system", "content": "You fix bugs."}
 USER = {"role": "user", "content": "Task: fix binary_search"}
 GOOD = {"role": "assistant", "content": '{"type":"tool_call","name":"list_files","args":{}}'}
