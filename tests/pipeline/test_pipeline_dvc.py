@@ -112,16 +112,21 @@ def back_to_baseline(repo: Path) -> None:
     sh(repo, "dvc", "checkout", "--force")
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("pipeline") / "repo"
-    repo.mkdir()
+def copy_project(repo: Path) -> None:
+    """The pipeline's code into `repo`: dvc.yaml, the stage scripts and the package."""
     for name in ("dvc.yaml", "stages", "src"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, repo / name)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("pipeline") / "repo"
+    repo.mkdir()
+    copy_project(repo)
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
     sh(repo, "git", "init", "-q")
     sh(repo, "dvc", "init", "-q")

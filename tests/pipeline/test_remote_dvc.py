@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import fake_key
 from fake_api import FakeAPI
-from test_pipeline_dvc import ROOT, sh, tiny_params
+from test_pipeline_dvc import ROOT, copy_project, sh, tiny_params
 
 from repo_agent.files import write_json, write_jsonl
 from repo_agent.pipeline import paths
@@ -31,12 +31,7 @@ def remote_repo(tmp: Path, backend: str, url: str) -> Path:
     finetune and eval stages run: `dvc repro -s` of each."""
     repo = tmp / "repo"
     repo.mkdir()
-    for name in ("dvc.yaml", "stages", "src"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, repo / name)
+    copy_project(repo)
     params = tiny_params()
     base_url = BASE_URL[backend].format(url=url)
     params["student"].update(kind=backend, model="base-model", base_url=base_url)
