@@ -1,8 +1,9 @@
-# Everyday commands. `make repro` and `make test` bootstrap .venv themselves.
+# Everyday commands. `make repro` and `make test` bootstrap .venv themselves; `make repro`
+# also installs bubblewrap where it can (the sandbox for agent-written tests).
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: setup system-deps repro test test-fast lint fix demo results
+.PHONY: setup system-deps test-deps repro test test-fast lint fix demo results check-results
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -12,18 +13,19 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(VENV_STAMP)
 
-setup: system-deps $(VENV_STAMP)
+setup: system-deps test-deps $(VENV_STAMP)
 
-# bubblewrap sandboxes agent-written tests (read-only system, no network); without it they run
-# unisolated, with a warning. Optional: a failed install only warns.
+# bubblewrap sandboxes agent-written tests (read-only system, no network): `make repro` installs
+# it where it can (as root or with sudo, through apt-get or dnf); a failed install warns once and
+# goes on, and then only the offline oracle may run tests unsandboxed (README "Security").
 system-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  command -v apt-get >/dev/null 2>&1 && \
-	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends bubblewrap; \
-	} || echo "warning: could not install bubblewrap; agent-written tests will run without file and network isolation" >&2
+	@scripts/system-package bwrap bubblewrap "the sandbox for agent-written tests"
 
-repro: $(VENV_STAMP)
+# Headless chromium for the trajectory viewer's browser test (skipped without it; CI runs it).
+test-deps:
+	@scripts/system-package chromium chromium "the viewer's browser test"
+
+repro: system-deps $(VENV_STAMP)
 	test -d .dvc || .venv/bin/dvc init -q
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
@@ -34,12 +36,12 @@ test-fast: $(VENV_STAMP)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(VENV_STAMP)
-	.venv/bin/ruff check src tests stages benchmarks
-	.venv/bin/ruff format --check src tests stages benchmarks
+	.venv/bin/ruff check src tests stages benchmarks scripts
+	.venv/bin/ruff format --check src tests stages benchmarks scripts
 
 fix: $(VENV_STAMP)
-	.venv/bin/ruff check --fix src tests stages benchmarks
-	.venv/bin/ruff format src tests stages benchmarks
+	.venv/bin/ruff check --fix src tests stages benchmarks scripts
+	.venv/bin/ruff format src tests stages benchmarks scripts
 
 demo: $(VENV_STAMP)
 	.venv/bin/repo-agent run --suite builtin --all --policy oracle --tool-protocol json --test-policy on_final
@@ -47,3 +49,8 @@ demo: $(VENV_STAMP)
 # README's results block, from metrics/eval.json (and benchmarks/results/seeds.json).
 results: $(VENV_STAMP)
 	$(PY) scripts/results.py
+
+# The results gate (CI runs it after the tests): dvc.lock, metrics/ and the README's results
+# come from the committed code; else it names the stale stages and the command to refresh.
+check-results: $(VENV_STAMP)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) scripts/check_results.py

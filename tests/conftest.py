@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import string
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 from tiny import oracle_steps_of, tiny_student
 
 from repo_agent.records import StepRecord
+from repo_agent.runtime.sandbox import sandbox_problem
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites.loader import load_suite
@@ -30,6 +34,38 @@ FIRST = "tests/pipeline/test_pipeline_dvc.py"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.nodeid.split("::")[0] != FIRST)
+
+
+# --- tests that need a system tool: `@pytest.mark.needs("bwrap")` or `require("bwrap")` ---
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Why each tool is unusable here (None: usable); `make setup` installs both (Debian packages).
+TOOL_PROBLEMS = {
+    "bwrap": sandbox_problem,
+    "chromium": lambda: None if CHROMIUM.exists() else f"Debian's chromium is not at {CHROMIUM}",
+}
+# .ci/run installs the tools and names them here: there a test that needs one must not skip.
+REQUIRED_ENV = "REPO_AGENT_REQUIRE_TOOLS"
+
+
+def require(tool: str) -> None:
+    """Skip the calling test, saying why, when `tool` is unusable here; fail it instead when
+    the run requires the tool ($REPO_AGENT_REQUIRE_TOOLS, set by .ci/run)."""
+    problem = TOOL_PROBLEMS[tool]()
+    if problem is None:
+        return
+    if tool in os.environ.get(REQUIRED_ENV, "").split():
+        pytest.fail(f"{tool} is required here ({REQUIRED_ENV}) but unusable: {problem}")
+    pytest.skip(f"needs {tool}: {problem} (`make setup` installs it; CI runs this test)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(tool): skipped without bwrap / chromium")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
 
 
 def fake_key(prefix: str, seed: int, n: int = 32) -> str:
@@ -63,6 +99,18 @@ def oracle_steps(builtin_tasks: list[Task]) -> list[StepRecord]:
 def student_dir(tmp_path_factory: pytest.TempPathFactory, oracle_steps) -> Path:
     """The tiny embedded student, untrained (read-only: copy it before changing it)."""
     return tiny_student(tmp_path_factory.mktemp("student") / "base", oracle_steps)
+
+
+@pytest.fixture
+def visible_dir() -> Iterator[Path]:
+    """A directory outside /tmp and $HOME, so the sandbox sees it (read-only) rather than a
+    private tmpfs in its place."""
+    base = Path("/var/tmp")
+    if not base.is_dir():
+        pytest.skip("/var/tmp is missing")
+    path = Path(tempfile.mkdtemp(prefix="ra-sandbox-test-", dir=base))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass

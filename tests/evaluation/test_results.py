@@ -119,7 +119,7 @@ def test_render_with_seeds_shows_mean_and_sample_sd() -> None:
     assert rows["base"][success] == "0.200 ± 0.100"  # 0.1, 0.2, 0.3: sample sd 0.1
     assert rows["dpo"][list(HEADLINE).index("avg_steps")] == "0.500 ± 0.000"
     assert "`finetune.seed` in {0, 1, 2}, each on 12 held-out tasks (36 runs per model):" in text
-    assert "One pipeline run took 9.0 ± 1.0 min." in text
+    assert "pipeline run took" not in text  # the README states each command's time once
     assert "No seed spread yet" not in text
     assert rows_of(text, "metric")["parse_error_rate"][1] == "-0.700 [-0.800, -0.600] *"
 

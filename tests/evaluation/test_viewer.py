@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM
 from typer.testing import CliRunner
 
 from repo_agent.cli import runs as cli_runs
@@ -16,7 +17,6 @@ from repo_agent.evaluation.viewer import build_site, collect_runs
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.traces import read_trace
 
-CHROMIUM = Path("/usr/bin/chromium")
 GARBAGE = "<script>alert('pwned')</script> the bug is in bsearch.py"
 SCRIPT = [
     '{"type":"tool_call","name":"list_files","args":{"rel_dir":"."}}',
@@ -153,7 +153,7 @@ def _browser_dom(url: str, tmp_path: Path) -> _Dom:
     return dom
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.needs("chromium")
 def test_in_headless_chromium(site: Path, tmp_path: Path) -> None:
     pages = _pages(site)
     index = (site / "index.html").resolve().as_uri()

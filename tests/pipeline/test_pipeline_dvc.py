@@ -15,6 +15,7 @@ import yaml
 from import_graph import stage_names
 
 from repo_agent.pipeline import paths
+from repo_agent.runtime.sandbox import sandbox_problem
 from repo_agent.traces import read_trace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,9 @@ def tiny_params() -> dict:
     params["onpolicy"]["rollouts"] = 1
     params["eval"]["models"] = MODELS
     params["eval"]["grammar"] = []  # one experiment adds a constrained arm (test below)
+    # The hf student's tests run sandboxed where bubblewrap works; elsewhere the tiny pipeline
+    # accepts unisolated runs explicitly (the rollout stage refuses `auto` without bwrap).
+    params["agent"]["sandbox"] = "auto" if sandbox_problem() is None else "none"
     return params
 
 

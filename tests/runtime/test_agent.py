@@ -21,6 +21,7 @@ from repo_agent.runtime.protocol import (
     TOOL_RESULT_PREFIX,
     system_prompt,
 )
+from repo_agent.runtime.sandbox import SandboxError
 from repo_agent.runtime.task import Task, TaskSpec
 from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.runtime.workspace import Workspace
@@ -324,6 +325,7 @@ class FailingPolicy:
     """Answers with a policy error (an API that gave up) after `ok` good steps."""
 
     name = "failing"
+    trusted = True  # its actions are this file's: it may run tests without a sandbox
 
     def __init__(self, ok: int) -> None:
         self.ok = ok
@@ -389,6 +391,7 @@ def test_workspaces_are_cleaned_up_even_on_a_crash(
 
     class CrashingPolicy:
         name = "crash"
+        trusted = True
 
         def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
             raise Crash
@@ -628,3 +631,55 @@ def test_duplicate_keys_are_a_parse_error(bsearch_task: Task) -> None:
     steps, line, _ = one(bsearch_task, [dup, FINAL])
     assert steps[0].parse_error == "duplicate_key" and steps[0].action is None
     assert line.result.parse_errors == 1 and line.result.tool_calls == 0
+
+
+class ModelPolicy:
+    """A stand-in for a model's policy: no `trusted` attribute, so untrusted."""
+
+    name = "model"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
+        self.calls += 1
+        return [Completion(message=Message(role="assistant", content=FINAL)) for _ in requests]
+
+
+FINAL = '{"type":"final","summary":"done"}'
+
+
+def test_an_untrusted_policy_without_a_sandbox_is_refused_before_its_first_request(
+    bsearch_task: Task, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap
+    policy, done = ModelPolicy(), []
+    specs = [RunSpec(bsearch_task, "r0")]
+    with pytest.raises(SandboxError, match="policy 'model' writes code we do not control"):
+        run_episodes(specs, policy, AgentConfig(), lambda s, line: done.append(line))
+    assert policy.calls == 0 and done == []
+    # The user's explicit `none`, or no test runs at all, lets it run.
+    for config in (AgentConfig(sandbox="none"), AgentConfig(test_policy="never")):
+        run_episodes(specs, policy, config, lambda s, line: done.append(line))
+    assert policy.calls == 2 and len(done) == 2
+
+
+def test_judging_on_threads_keeps_the_order_runs_ended_in(builtin_tasks: list[Task]) -> None:
+    """Tests run on judge threads; results still arrive in the order the runs ended."""
+    from repo_agent.policies.oracle import OraclePolicy
+
+    tasks = builtin_tasks[:6]
+    specs = [RunSpec(t, f"{t.id}:0") for t in tasks]
+    orders = []
+    for judges in (1, 2):
+        seen: list[str] = []
+        run_episodes(
+            specs,
+            OraclePolicy(tasks),
+            AgentConfig(sandbox="none"),
+            lambda s, line, seen=seen: seen.append(line.result.run_id),
+            batch_size=3,
+            judges=judges,
+        )
+        orders.append(seen)
+    assert orders[0] == orders[1] and len(orders[0]) == 6

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import require
 
-from repo_agent.runtime.sandbox import find_sandbox
 from repo_agent.runtime.testrun import HeadTail, command_argv, run_tests
 
 
@@ -93,8 +93,7 @@ def test_a_command_that_cannot_start(tmp_path: Path, test_cmd: str, why: str, sa
 def test_a_command_bwrap_cannot_exec_cannot_start(tmp_path: Path) -> None:
     """Found here, but hidden in the sandbox (another dir of the private /tmp): bwrap's own
     `execvp` error is recognised."""
-    if find_sandbox("auto") is None:
-        pytest.skip("bubblewrap not usable here; CI installs it (.ci/run)")
+    require("bwrap")
     other = Path(tempfile.mkdtemp(prefix="ra-elsewhere-"))
     try:
         tool = other / "tool.sh"

@@ -21,7 +21,7 @@ from repo_agent.policies.factory import make_policy
 from repo_agent.records import RunResult
 from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.config import AgentConfig, Sandbox, ToolProtocol
-from repo_agent.runtime.sandbox import find_sandbox
+from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxChoice, choose_sandbox
 from repo_agent.runtime.task import DEFAULT_TEST_CMD, TaskFileError
 from repo_agent.suites.loader import select_tasks
 from repo_agent.traces import (
@@ -85,6 +85,17 @@ FORCE_HELP = (
     "renamed X.old.jsonl, X.old.traces.jsonl, X.old.settings.json (replacing those of an "
     "earlier --force), never mixed or deleted"
 )
+
+
+def sandbox_caption(choice: SandboxChoice | None) -> str:
+    """The summary's line on test isolation.
+
+    >>> sandbox_caption(None)
+    'no test runs (test_policy: never)'
+    >>> sandbox_caption(SandboxChoice("/usr/bin/bwrap", "test runs sandboxed (bubblewrap)"))
+    'test runs sandboxed (bubblewrap)'
+    """
+    return "no test runs (test_policy: never)" if choice is None else choice.note
 
 
 def run(
@@ -178,8 +189,12 @@ def run(
                     f"the oracle teacher needs a reference fix and {', '.join(no_fix)} has none "
                     "(the repo suite never has one); use an API policy, e.g. --policy openai"
                 )
-            if config.test_policy != "never":
-                find_sandbox(config.sandbox)  # `--sandbox bwrap` without bwrap: fail now
+            # Before the policy exists: an untrusted one without a sandbox never sends a request.
+            sandbox_choice = (
+                choose_sandbox(config.sandbox, policy in TRUSTED_POLICIES, f"--policy {policy}")
+                if config.test_policy != "never"
+                else None
+            )
             pol = make_policy(pol_config, tasks, tool_protocol)
         except (TaskFileError, ValueError) as exc:
             fail(exc)
@@ -187,7 +202,9 @@ def run(
         label = run_label(policy, model)
         specs = run_specs(chosen, label, rollouts, seed, role="run")
         lines = record_runs(specs, pol, config, writer, "runs", max(8, concurrency))
-    console.print(summarize([line.result for line in lines], f"{label} on {suite}"))
+    table = summarize([line.result for line in lines], f"{label} on {suite}")
+    table.caption = sandbox_caption(sandbox_choice)
+    console.print(table)
     if files is not None:
         console.print(f"results: {files.results}  traces: {files.traces}")
 

@@ -98,15 +98,12 @@ def seed_spread(seeds: SeedsFile) -> list[str]:
     runs = [r.eval for r in seeds.runs]
     models = [m for m in model_names(runs[0]) if all(m in e for e in runs)]
     rows = [[m, *(mean_sd([e[m][k] for e in runs]) for k in HEADLINE)] for m in models]
-    minutes = [r.duration_s / 60 for r in seeds.runs]
     values = ", ".join(str(s) for s in seeds.seeds)
     return [
         f"Headline metrics over {len(runs)} runs of the whole pipeline, `{seeds.param}` in "
         f"{{{values}}}{_design(runs[0], ', each on')}: mean ± sample sd across the runs.",
         "",
         *_table(["model", *HEADLINE], rows),
-        "",
-        f"One pipeline run took {mean_sd(minutes, 1)} min.",
     ]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from repo_agent.pipeline import paths
@@ -55,6 +56,103 @@ def eval_specs(
     ]
 
 
+def _run_pass(
+    params: Params,
+    arm: str,
+    label: str,
+    endpoint: str | None,
+    trace: Path,
+    threads: int | None = None,
+) -> int:
+    """One pass of eval arm `arm` (`greedy`: k = 0, or `sampled`: k = 1…) appended to `trace`;
+    `threads`: torch threads, for a pass that runs in a process of its own."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    tasks = heldout_tasks(params)
+    ev = params.eval
+    greedy, sampled = eval_specs(tasks, arm, ev.samples, ev.seed)
+    specs, temperature = (greedy, 0.0) if label == "greedy" else (sampled, ev.temperature)
+    cfg = model_policy_config(params, arm, temperature, endpoint)
+    Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
+    policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
+    writer = TraceWriter(trace)
+    return len(
+        record_runs(specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg))
+    )
+
+
+def runs_on_this_cpu(cfg: PolicyConfig) -> bool:
+    """Whether the policy computes on this machine's CPU (an hf model without CUDA): then its
+    greedy and sampled passes, independent runs, go side by side in two processes."""
+    return cfg.kind == "hf" and cfg.device == "cpu"
+
+
+def _side_by_side(
+    params: Params, arm: str, labels: list[str], endpoint: str | None, trace: Path, kind: str
+) -> int:
+    """The passes in `labels` at once, one process and one torch thread each (the same batches
+    as one after the other), their traces joined into `trace` in pass order. A live count of
+    finished runs per pass replaces the workers' own bars (their log goes to a file)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, wait
+
+    from repo_agent.progress import console, progress_bar
+    from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
+
+    if params.agent.test_policy != "never":  # the workers' own line goes to their log
+        note = choose_sandbox(params.agent.sandbox, kind in TRUSTED_POLICIES, f"eval {arm}").note
+        console.print(f"eval {arm}: {note}")
+    parts = {label: trace.with_name(f"{trace.stem}.{label}.part.jsonl") for label in labels}
+    for part in parts.values():
+        part.unlink(missing_ok=True)
+    log = trace.with_name(f"{trace.stem}.part.log")
+    ev = params.eval
+    tasks = heldout_tasks(params)
+    totals = {"greedy": len(tasks), "sampled": len(tasks) * ev.samples}
+    log.write_text("", encoding="utf-8")
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(len(labels), spawn, initializer=_to_log, initargs=(str(log),))
+    with pool, progress_bar() as bar:
+        jobs = {
+            label: bar.add_task(f"eval {arm} {label}", total=totals[label], info="")
+            for label in labels
+        }
+        futures = [
+            pool.submit(_run_pass, params, arm, label, endpoint, parts[label], 1)
+            for label in labels
+        ]
+        while wait(futures, timeout=0.5).not_done:
+            for label, part in parts.items():
+                bar.update(jobs[label], completed=_finished_runs(part))
+        for label, part in parts.items():
+            bar.update(jobs[label], completed=_finished_runs(part))
+    try:
+        n = sum(f.result() for f in futures)
+    except BaseException:
+        print(log.read_text(encoding="utf-8")[-4000:], file=sys.stderr)
+        raise
+    with trace.open("a", encoding="utf-8") as out:
+        for part in parts.values():
+            out.write(part.read_text(encoding="utf-8"))
+            part.unlink()
+    log.unlink(missing_ok=True)
+    return n
+
+
+def _to_log(path: str) -> None:
+    """A side-by-side worker's stdout and stderr go to the pass log (its bars would garble)."""
+    fh = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - the process's lifetime
+    sys.stdout = sys.stderr = fh
+
+
+def _finished_runs(part: Path) -> int:
+    if not part.is_file():
+        return 0
+    return part.read_text(encoding="utf-8").count('"result":')
+
+
 def run_eval(params: Params, arm: str) -> int:
     """Roll out eval arm `arm` on the held-out set into data/eval/<arm>.jsonl; returns the
     number of runs."""
@@ -62,25 +160,13 @@ def run_eval(params: Params, arm: str) -> int:
     tasks = heldout_tasks(params)
     if not tasks:
         raise ValueError(f"{paths.HELDOUT_TASKS}: no held-out tasks")
-    ev = params.eval
+    labels = ["greedy"] + (["sampled"] if params.eval.samples else [])
     trace_path = paths.eval_trace(arm)
     trace_path.unlink(missing_ok=True)
-    writer = TraceWriter(trace_path)
-    greedy, sampled = eval_specs(tasks, arm, ev.samples, ev.seed)
-    n = 0
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
     # One endpoint (if the model is served by one) for both passes, stopped after them.
     with model_endpoint(params, model, paths.CACHE_EVAL / arm) as endpoint:
-        for specs, temperature, label in (
-            (greedy, 0.0, "greedy"),
-            (sampled, ev.temperature, "sampled"),
-        ):
-            if not specs:
-                continue
-            cfg = model_policy_config(params, arm, temperature, endpoint)
-            Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
-            policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
-            lines = record_runs(
-                specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg)
-            )
-            n += len(lines)
-    return n
+        cfg = model_policy_config(params, arm, 0.0, endpoint)
+        if len(labels) > 1 and runs_on_this_cpu(cfg):
+            return _side_by_side(params, arm, labels, endpoint, trace_path, cfg.kind)
+        return sum(_run_pass(params, arm, label, endpoint, trace_path) for label in labels)

@@ -34,12 +34,18 @@ def stage_params() -> Params:
 
 
 @contextmanager
-def timed_stage(name: str) -> Iterator[None]:
-    """Print `stage NAME: started` and `stage NAME: done in N s` (or `failed after N s`)."""
+def timed_stage(name: str, user_errors: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Print `stage NAME: started` and `stage NAME: done in N s` (or `failed after N s`). An
+    exception of `user_errors` (one the user fixes, e.g. a refused sandbox) ends the stage
+    with one `error:` line and exit status 2 instead of a traceback."""
     start = time.monotonic()
     print(f"stage {name}: started", file=sys.stderr, flush=True)
     try:
         yield
+    except user_errors as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"stage {name}: failed after {time.monotonic() - start:.1f} s", file=sys.stderr)
+        raise SystemExit(2) from exc
     except BaseException:
         print(f"stage {name}: failed after {time.monotonic() - start:.1f} s", file=sys.stderr)
         raise

@@ -30,7 +30,7 @@ class ParamsError(Exception):
 class RolloutParams(ConfigModel):
     """How many runs the teacher and the student make per task (pipeline.rollout)."""
 
-    teacher_rollouts: int = Field(2, ge=1, description="teacher runs per task")
+    teacher_rollouts: int = Field(1, ge=1, description="teacher runs per task (profile `full`: 2)")
     student_rollouts: int = Field(1, ge=0, description="student runs per task")
     label_student_states: bool = Field(True, description="teacher's next action per student step")
     seed: Seed = 0

@@ -17,6 +17,7 @@ from repo_agent.progress import console
 from repo_agent.records import ResultLine, Usage
 from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.protocol import system_prompt
+from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
 from repo_agent.runtime.task import Task
 from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter, read_trace
@@ -38,6 +39,35 @@ def ensure_student(params: Params, tasks: list[Task], teacher_trace: Path, base_
     texts += list(corpus_from_traces([teacher_trace]))
     console.print(f"building the embedded student in {base_dir}")
     build_student(texts, params.student.build, base_dir)
+
+
+def pipeline_policies(params: Params) -> dict[str, str]:
+    """Every policy kind the pipeline's agent runs will use, by the role that uses it: the
+    teacher (rollout, labels, eval@teacher), the student (student and on-policy rollouts, the
+    base / sft / dpo eval arms) and a remote fine-tune's provider (its sft / dpo arms)."""
+    kinds = {"teacher": params.teacher.kind}
+    models = {*params.eval.models, *params.eval.grammar}
+    if (
+        params.rollout.student_rollouts
+        or params.onpolicy.rollouts
+        or models & {"base", "sft", "dpo"}
+    ):
+        kinds["student"] = params.student.kind
+    if params.finetune.backend != "local" and (params.onpolicy.rollouts or models & {"sft", "dpo"}):
+        kinds["fine-tuned student"] = params.finetune.backend
+    return kinds
+
+
+def check_sandbox(params: Params) -> str:
+    """Before any work: every policy the pipeline will run may run its tests (SandboxError
+    names the first that may not). Returns the line that says where test runs go."""
+    if params.agent.test_policy == "never":
+        return "no test runs (agent.test_policy: never)"
+    notes = [
+        choose_sandbox(params.agent.sandbox, kind in TRUSTED_POLICIES, f"the {role} ({kind})").note
+        for role, kind in pipeline_policies(params).items()
+    ]
+    return notes[-1]
 
 
 def _summary(lines: list[ResultLine]) -> dict[str, Any]:

@@ -47,6 +47,8 @@ class APIPolicy:
     SDK's connection-error classes (`_connection_errors`).
     """
 
+    trusted = False  # model-written code: tests need the sandbox or an explicit `none`
+
     provider: ClassVar[str] = "api"
     default_key_env: ClassVar[str] = ""
 

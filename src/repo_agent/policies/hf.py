@@ -65,6 +65,8 @@ class HFPolicy:
     """Generates with `model.generate`, batching up to `batch_size` states at once on the
     configured device (`device`, `dtype`, `device_map`; see policies/device.py)."""
 
+    trusted = False  # model-written code: tests need the sandbox or an explicit `none`
+
     def __init__(self, config: PolicyConfig, name: str = "hf") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

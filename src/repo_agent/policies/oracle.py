@@ -87,6 +87,8 @@ class OraclePolicy:
     the workspace's files) while the state matches it; any other state gets the plain action.
     """
 
+    trusted = True  # the code it writes is ours: may run tests unsandboxed (auto)
+
     def __init__(
         self,
         tasks: list[Task],

@@ -15,6 +15,8 @@ class ScriptedPolicy:
     After the script ends it keeps answering with `fallback`.
     """
 
+    trusted = True  # the code it writes is ours: may run tests unsandboxed (auto)
+
     def __init__(
         self,
         script: Sequence[str | Message],

@@ -139,6 +139,8 @@ def to_completions(
 class VLLMPolicy:
     """Generates with an in-process `vllm.LLM`, all states of a call in one `generate`."""
 
+    trusted = False  # model-written code: tests need the sandbox or an explicit `none`
+
     def __init__(self, config: PolicyConfig, name: str = "vllm") -> None:
         check_vllm()
         from transformers import AutoTokenizer

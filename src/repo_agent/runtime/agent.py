@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from repo_agent.records import (
@@ -20,7 +22,7 @@ from repo_agent.records import (
 )
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.loops import LoopDetector, reflection_prompt
-from repo_agent.runtime.policy import Policy, PolicyRequest
+from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted
 from repo_agent.runtime.protocol import (
     ParseError,
     ParseErrorCode,
@@ -30,11 +32,15 @@ from repo_agent.runtime.protocol import (
     parse_action,
     system_prompt,
 )
+from repo_agent.runtime.sandbox import SandboxChoice, choose_sandbox
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.tools import ToolLimits, execute_tool, openai_tool_schemas, truncate
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.secrets import scrub, scrub_message
+
+# Threads that run finished episodes' tests (subprocesses) while the loop steps the others.
+JUDGES = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,14 @@ def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
 OnDone = Callable[[list[StepRecord], ResultLine], None]
 
 
+def test_sandbox(policy: Policy, config: AgentConfig) -> SandboxChoice | None:
+    """Where this policy's test runs will go (None: test_policy never), decided before its
+    first request; raises SandboxError for an untrusted policy that would run unsandboxed."""
+    if config.test_policy == "never":
+        return None
+    return choose_sandbox(config.sandbox, is_trusted(policy), f"policy {policy.name!r}")
+
+
 def run_episodes(
     specs: Iterable[RunSpec],
     policy: Policy,
@@ -297,11 +311,21 @@ def run_episodes(
     on_done: OnDone,
     batch_size: int = 8,
     on_step: Callable[[int], None] | None = None,
+    judges: int = JUDGES,
 ) -> None:
     """Run all specs with up to `batch_size` episodes in flight; each finished run goes to
-    `on_done` at once (so an interruption loses only the runs in flight)."""
+    `on_done` at once (so an interruption loses only the runs in flight). Refuses (SandboxError)
+    before the first request when test runs would go unsandboxed for an untrusted policy.
+
+    A run that ends is judged (its tests run) on one of `judges` threads while the loop goes on
+    with the others, so test processes use the cores the policy leaves idle. Which episodes
+    share a batch never depends on that timing, and `on_done` gets the runs in the order they
+    ended, so the records are the same as with one thread."""
+    test_sandbox(policy, config)
     pending = deque(specs)
     active: list[Episode] = []
+    judging: deque[tuple[Future[tuple[list[StepRecord], ResultLine]], Episode]] = deque()
+    pool = ThreadPoolExecutor(max_workers=max(1, judges), thread_name_prefix="judge")
     try:
         while pending or active:
             while pending and len(active) < batch_size:
@@ -314,7 +338,16 @@ def run_episodes(
                 on_step(len(active))
             for episode in [e for e in active if e.done]:
                 active.remove(episode)
-                on_done(*episode.finish())
+                judging.append((pool.submit(episode.finish), episode))
+            # Hand over what is judged, in order; wait when many runs are queued for tests.
+            while judging and (judging[0][0].done() or len(judging) > 4 * judges):
+                on_done(*judging.popleft()[0].result())
+        while judging:
+            on_done(*judging.popleft()[0].result())
     finally:
         for episode in active:
             episode.ws.cleanup()
+        for future, episode in judging:
+            if future.cancel():  # never started: its workspace is still there
+                episode.ws.cleanup()
+        pool.shutdown(wait=True)

@@ -23,10 +23,19 @@ class PolicyRequest(BaseModel):
 
 
 class Policy(Protocol):
-    """Anything that answers conversation states; batching and concurrency are its own business."""
+    """Anything that answers conversation states; batching and concurrency are its own business.
+
+    A policy may set `trusted = True` when the code it writes is ours (the offline teacher, a
+    replayed script): only then may its test runs go unsandboxed under `sandbox: auto`. A policy
+    without the attribute is untrusted."""
 
     name: str
 
     def complete(self, requests: list[PolicyRequest]) -> list[Completion]:
         """Return one Completion per request, in order. Never raises for a single bad request."""
         ...
+
+
+def is_trusted(policy: Policy) -> bool:
+    """Whether the code this policy writes is ours (see Policy)."""
+    return getattr(policy, "trusted", False) is True

@@ -1,22 +1,25 @@
 """Where a test command runs. Agent-written tests are untrusted code: they get an allowlisted
 environment (no API keys), and with bubblewrap a read-only system, the workspace as the only
-writable path, a private /tmp and $HOME, no network and their own PID namespace."""
+writable path, a private /tmp and $HOME, no network and their own PID namespace.
+
+Without a usable bubblewrap, `sandbox: auto` falls back to unisolated runs (with a warning) only
+for the policies whose code we ship (`oracle`, `scripted`); any other policy is refused before
+its first request, unless the user chose `sandbox: none`."""
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from repo_agent.runtime.config import Sandbox
-
-log = logging.getLogger(__name__)
 
 ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE")
 # Tags every process of one run (sandbox "none"), so a child that left the process group
@@ -24,6 +27,9 @@ ENV_ALLOWLIST = ("PATH", "LANG", "LC_ALL", "LC_CTYPE")
 RUN_MARKER = "REPO_AGENT_TEST_RUN"
 BWRAP_HOME = "/tmp/home"
 INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap)"
+ACCEPT_HINT = "set agent.sandbox: none (--sandbox none) to accept unisolated test runs"
+# The policies whose written code is ours (the offline teacher, replayed scripts).
+TRUSTED_POLICIES = frozenset({"oracle", "scripted"})
 
 
 class SandboxError(ValueError):
@@ -115,29 +121,82 @@ def bwrap_problem(bwrap: str) -> str | None:
     return None
 
 
-@functools.cache
-def _warn_no_sandbox(problem: str) -> None:
-    log.warning(
-        "test sandbox off (%s): agent-written tests run without file and network isolation "
-        "(environment allowlist and process-group kill still apply); %s",
-        problem,
-        INSTALL_HINT,
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_once(message: str) -> None:
+    """Print `warning: message` to stderr, once per process (test runs start from threads)."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def unsandboxed_warning(why: str) -> str:
+    return (
+        f"test sandbox off ({why}): agent-written tests run without file and network isolation "
+        f"(environment allowlist and process-group kill still apply); {INSTALL_HINT}"
     )
 
 
-def find_sandbox(requested: Sandbox) -> str | None:
-    """The bwrap executable to wrap test commands in, or None to run them without one.
-    `auto` falls back to None with a one-time warning; `bwrap` raises SandboxError."""
-    if requested == "none":
-        return None
+def sandbox_problem() -> str | None:
+    """Why bubblewrap cannot sandbox test runs here, or None when it can."""
     bwrap = shutil.which("bwrap")
-    problem = "bubblewrap (bwrap) is not installed" if bwrap is None else bwrap_problem(bwrap)
+    return "bubblewrap (bwrap) is not installed" if bwrap is None else bwrap_problem(bwrap)
+
+
+def refusal(problem: str, who: str) -> str:
+    """The one line that refuses an untrusted policy under `auto` without a sandbox; names
+    both ways out (on macOS, where bubblewrap cannot exist, only the second).
+
+    >>> refusal("bubblewrap (bwrap) is not installed", "policy 'hf'")[:60]
+    "policy 'hf' writes code we do not control and its tests woul"
+    """
+    way = (
+        f"bubblewrap does not exist on macOS: {ACCEPT_HINT}"
+        if sys.platform == "darwin"
+        else f"{INSTALL_HINT}, or {ACCEPT_HINT}"
+    )
+    return (
+        f"{who} writes code we do not control and its tests would run unsandboxed "
+        f"({problem}): {way}"
+    )
+
+
+@dataclass(frozen=True)
+class SandboxChoice:
+    """How test runs will run: the bwrap executable (None: unisolated) and a line saying so."""
+
+    bwrap: str | None
+    note: str
+
+
+def choose_sandbox(
+    requested: Sandbox, trusted: bool = True, who: str = "this policy"
+) -> SandboxChoice:
+    """Decide, before any work, where test runs go. `bwrap` without a usable bwrap raises
+    SandboxError; `auto` without one falls back to unisolated runs with a one-time warning for
+    a `trusted` policy and raises SandboxError (naming `who`) for any other; `none` warns."""
+    if requested == "none":
+        warn_once(unsandboxed_warning("agent.sandbox is none"))
+        return SandboxChoice(None, "test runs NOT sandboxed (agent.sandbox: none)")
+    problem = sandbox_problem()
     if problem is None:
-        return bwrap
+        return SandboxChoice(shutil.which("bwrap"), "test runs sandboxed (bubblewrap)")
     if requested == "bwrap":
         raise SandboxError(f"sandbox 'bwrap' cannot be used: {problem}; {INSTALL_HINT}")
-    _warn_no_sandbox(problem)
-    return None
+    if not trusted:
+        raise SandboxError(refusal(problem, who))
+    warn_once(unsandboxed_warning(problem))
+    return SandboxChoice(None, f"test runs NOT sandboxed ({problem})")
+
+
+def find_sandbox(requested: Sandbox) -> str | None:
+    """The bwrap executable to wrap one test command in, or None to run it without one (the
+    trusted fallback: an untrusted policy was refused before its first request)."""
+    return choose_sandbox(requested).bwrap
 
 
 def kill_marked(marker: str) -> int:

@@ -154,8 +154,8 @@ class FinetuneParams(ConfigModel):
     lora_r: int = Field(16, ge=1, description="LoRA rank (lora_alpha is 2 * lora_r)")
     seed: Seed = 0
     threads: int = Field(2, ge=1)
-    # Local training on GPUs; the defaults are the CPU run as it has always been (TRL 1.16's own
-    # defaults: bf16 autocast and gradient checkpointing, on the CPU too).
+    # Local training on GPUs; the defaults are the CPU run (bf16 autocast, no gradient
+    # checkpointing: the small student needs no memory saving and trains ~18% faster).
     device: Device = Field(
         "cpu", description="local: cpu | cuda | auto (cuda when torch sees a GPU, else cpu)"
     )
@@ -165,7 +165,9 @@ class FinetuneParams(ConfigModel):
         "fp32 = none; fp16 needs a GPU",
     )
     gradient_checkpointing: bool = Field(
-        True, description="local: recompute activations in the backward pass (less memory)"
+        False,
+        description="local: recompute activations in the backward pass (less memory, ~1/3 more "
+        "compute: on for a 7B model on a GPU, off for the small CPU student)",
     )
     quantization: Quantization = Field(
         "none",

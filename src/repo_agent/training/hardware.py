@@ -33,7 +33,7 @@ def plan_training(params: FinetuneParams, facts: MachineFacts) -> TrainingPlan:
     """The plan, or a one-line DeviceError saying what to install or change.
 
     >>> plan_training(FinetuneParams(), MachineFacts(TorchFacts(cuda=False)))
-    TrainingPlan(device='cpu', precision='bf16', gradient_checkpointing=True, quantize_4bit=False)
+    TrainingPlan(device='cpu', precision='bf16', gradient_checkpointing=False, quantize_4bit=False)
     """
     device = resolve_placement(params.device, "float32", facts.torch).device
     precision = params.precision
