@@ -44,6 +44,9 @@ TOOL_PROBLEMS = {
     "bwrap": sandbox_problem,
     "chromium": lambda: None if CHROMIUM.exists() else f"Debian's chromium is not at {CHROMIUM}",
 }
+# Where a test's subject is not the sandbox, model policies run their tests in it where it
+# works, else with the explicit opt-out (`auto` refuses them without bubblewrap).
+TEST_SANDBOX = "auto" if sandbox_problem() is None else "none"
 # .ci/run installs the tools and names them here: there a test that needs one must not skip.
 REQUIRED_ENV = "REPO_AGENT_REQUIRE_TOOLS"
 

@@ -279,6 +279,8 @@ def test_a_hanging_api_request_ends_in_seconds(cli: CLI, tmp_path: Path) -> None
             "--max-retries",
             "0",
             "--no-cache",
+            "--sandbox",
+            "none",
             "--out",
             tmp_path / "r.jsonl",
             timeout=60,

@@ -22,15 +22,17 @@ from repo_agent.pipeline.profiles import (
 )
 
 
-def test_the_two_profiles_ship() -> None:
-    assert profile_names() == ["qwen7b-gpu", "together-download"]
+def test_the_three_profiles_ship() -> None:
+    assert profile_names() == ["full", "qwen7b-gpu", "together-download"]
 
 
-@pytest.mark.parametrize("name", ["qwen7b-gpu", "together-download"])
+@pytest.mark.parametrize("name", ["full", "qwen7b-gpu", "together-download"])
 def test_each_profile_validates_on_the_default_params(name: str) -> None:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     params = parse_params(merged(raw, load_profile(name)), name)
-    if name == "qwen7b-gpu":
+    if name == "full":
+        assert params.rollout.teacher_rollouts == 2
+    elif name == "qwen7b-gpu":
         assert params.student.model == "Qwen/Qwen2.5-7B-Instruct"
         assert (params.student.device, params.finetune.precision) == ("auto", "auto")
         assert params.finetune.lora and params.finetune.gradient_checkpointing

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import fake_key
+from conftest import TEST_SANDBOX, fake_key
 from fake_api import FakeAPI, Fault, oracle_responder
 from typer.testing import CliRunner
 
@@ -65,7 +65,9 @@ def request(text: str = "fix it", seed: int = 0) -> PolicyRequest:
 
 
 def run_all(policy, tasks: list[Task], protocol: str = "json", writer: TraceWriter | None = None):
-    config = AgentConfig(tool_protocol=protocol, test_policy="on_final", max_steps=8)
+    config = AgentConfig(
+        tool_protocol=protocol, test_policy="on_final", max_steps=8, sandbox=TEST_SANDBOX
+    )
     out: list[tuple[list[StepRecord], ResultLine]] = []
 
     def done(steps: list[StepRecord], line: ResultLine) -> None:
@@ -297,6 +299,8 @@ def test_cli_run_with_api_options(
             "2",
             "--out",
             "runs.jsonl",
+            "--sandbox",
+            TEST_SANDBOX,
         ]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -355,7 +359,7 @@ def test_an_echoed_or_printed_key_reaches_no_file_and_no_request(
     with FakeAPI(echoing_model) as api:
         cfg = api_config(api, cache=True, cache_dir=str(out / "cache"), concurrency=1)
         writer = TraceWriter(out / "runs.traces.jsonl", results_path=out / "runs.jsonl")
-        config = AgentConfig(test_policy="after_write", max_steps=8)
+        config = AgentConfig(test_policy="after_write", max_steps=8, sandbox=TEST_SANDBOX)
         run_episodes(
             [RunSpec(task, "leaky:0")], make_policy(cfg, [task], "json"), config, writer.write_run
         )

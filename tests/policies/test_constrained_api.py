@@ -8,6 +8,7 @@ import json
 
 import pytest
 import test_api_policies
+from conftest import TEST_SANDBOX
 from fake_api import FakeAPI, InvalidRequest, check_strict_schema, strict_responder
 from test_api_policies import api_config, request, run_all
 
@@ -208,6 +209,7 @@ def test_cli_constrain_option_reaches_the_request_and_the_settings(
     with FakeAPI(strict_responder(tasks, "native")) as api:
         base = ["--policy", "openai", "--model", "m", "--base-url", f"{api.url}/v1"]
         base += ["--tool-protocol", "native", "--no-cache", "--out", "runs.jsonl"]
+        base += ["--sandbox", TEST_SANDBOX]
         result = cli(*base, "--constrain", "json_schema")
         assert result.exit_code == 0, result.output
         assert all(b["tool_choice"] == "required" for b in chat_bodies(api))

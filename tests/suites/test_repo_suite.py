@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import fake_key
+from conftest import TEST_SANDBOX, fake_key
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -204,6 +204,8 @@ def test_scripted_api_policy_fixes_a_repo_over_real_http(repo: Path, tmp_path: P
                 "--base-url",
                 f"{api.url}/v1",
                 "--no-cache",
+                "--sandbox",
+                TEST_SANDBOX,
                 "--out",
                 str(out),
             ],

@@ -30,23 +30,23 @@ OLD_GPU_BOX = MachineFacts(TorchFacts(cuda=True, bf16=False, gpus=1), bitsandbyt
 GPU_NO_BNB = MachineFacts(TorchFacts(cuda=True, bf16=True, gpus=1), bitsandbytes=False)
 
 
-def test_the_default_is_todays_cpu_run_even_on_a_gpu_box() -> None:
-    """TRL 1.16 trains with bf16 autocast and gradient checkpointing by default, on the CPU
-    too; the defaults pass exactly that, so the default pipeline trains as it always has."""
+def test_the_default_is_the_cpu_run_even_on_a_gpu_box() -> None:
+    """bf16 autocast without gradient checkpointing (the small student needs no memory
+    saving), on the CPU, also where a GPU is present."""
     for facts in (CPU_BOX, GPU_BOX):
         plan = plan_training(FinetuneParams(), facts)
-        assert plan == TrainingPlan("cpu", "bf16", True, False)
+        assert plan == TrainingPlan("cpu", "bf16", False, False)
         assert trainer_args(plan) == {
             "use_cpu": True,
             "bf16": True,
             "fp16": False,
-            "gradient_checkpointing": True,
+            "gradient_checkpointing": False,
         }
     assert quantization_kwargs(plan) == {}
 
 
 def test_the_documented_7b_setting_on_one_gpu() -> None:
-    params = FinetuneParams(device="cuda", lora=True, precision="bf16")
+    params = FinetuneParams(device="cuda", lora=True, precision="bf16", gradient_checkpointing=True)
     plan = plan_training(params, GPU_BOX)
     assert trainer_args(plan) == {
         "use_cpu": False,
