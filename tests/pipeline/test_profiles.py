@@ -31,7 +31,7 @@ def test_each_profile_validates_on_the_default_params(name: str) -> None:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     params = parse_params(merged(raw, load_profile(name)), name)
     if name == "full":
-        assert params.rollout.teacher_rollouts == 2
+        assert (params.rollout.teacher_rollouts, params.finetune.sft.epochs) == (2, 4.0)
     elif name == "qwen7b-gpu":
         assert params.student.model == "Qwen/Qwen2.5-7B-Instruct"
         assert (params.student.device, params.finetune.precision) == ("auto", "auto")
