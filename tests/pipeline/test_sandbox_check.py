@@ -59,9 +59,10 @@ def test_check_sandbox_without_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
     assert check_sandbox(never) == "no test runs (agent.test_policy: never)"
 
 
-def rollout_stage(cwd: Path, params: dict) -> subprocess.CompletedProcess:
+def rollout_stage(cwd: Path, params: dict, path: str = NO_BWRAP) -> subprocess.CompletedProcess:
+    """`python stages/rollout.py` in `cwd` with these params and this PATH."""
     (cwd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, PATH=NO_BWRAP)
+    env = dict(os.environ, PATH=path)
     return subprocess.run(
         [sys.executable, str(ROOT / "stages" / "rollout.py")],
         cwd=cwd,
@@ -88,16 +89,7 @@ def test_the_rollout_stage_says_its_test_runs_are_sandboxed(tmp_path: Path) -> N
     params = default_params(suite={"names": ["builtin"], "max_tasks": 1})
     params["student"]["build"].update(vocab_size=300, hidden_size=16, intermediate_size=32)
     params["student"]["build"].update(num_layers=1, num_heads=2, num_kv_heads=1)
-    env = dict(os.environ)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "rollout.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = rollout_stage(tmp_path, params, os.environ["PATH"])
     assert proc.returncode == 0, proc.stderr
     assert "rollout: test runs sandboxed (bubblewrap)" in proc.stderr
     assert "teacher rollouts: test runs sandboxed (bubblewrap)" in proc.stderr
