@@ -63,11 +63,11 @@ def check_sandbox(params: Params) -> str:
     names the first that may not). Returns the line that says where test runs go."""
     if params.agent.test_policy == "never":
         return "no test runs (agent.test_policy: never)"
-    notes = [
-        choose_sandbox(params.agent.sandbox, kind in TRUSTED_POLICIES, f"the {role} ({kind})").note
-        for role, kind in pipeline_policies(params).items()
-    ]
-    return notes[-1]
+    # One sandbox setting for all of them: each is checked, and they share one note.
+    sandbox = params.agent.sandbox
+    for role, kind in pipeline_policies(params).items():
+        choice = choose_sandbox(sandbox, kind in TRUSTED_POLICIES, f"the {role} ({kind})")
+    return choice.note
 
 
 def _summary(lines: list[ResultLine]) -> dict[str, Any]:

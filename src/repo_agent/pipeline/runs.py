@@ -12,7 +12,7 @@ from rich.progress import Progress
 from repo_agent.evaluation.metrics import run_totals
 from repo_agent.progress import console, progress_bar
 from repo_agent.records import ResultLine, StepRecord, TeacherLabel, Usage
-from repo_agent.runtime.agent import RunSpec, run_episodes, test_sandbox
+from repo_agent.runtime.agent import RunSpec, run_episodes, sandbox_for
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.policy import Policy, PolicyRequest
 from repo_agent.traces import TraceWriter, read_trace
@@ -66,7 +66,7 @@ def record_runs(
     run appended at once; returns the result lines of the runs made now. Says first whether
     test runs are sandboxed (SandboxError for an untrusted policy that would run unsandboxed)."""
     todo = [s for s in specs if writer is None or s.run_id not in writer.done]
-    choice = test_sandbox(policy, agent)
+    choice = sandbox_for(policy, agent)
     if choice is not None and todo:
         console.print(f"{label}: {choice.note}")
     if len(todo) < len(specs):

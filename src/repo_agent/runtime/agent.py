@@ -296,7 +296,7 @@ def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
 OnDone = Callable[[list[StepRecord], ResultLine], None]
 
 
-def test_sandbox(policy: Policy, config: AgentConfig) -> SandboxChoice | None:
+def sandbox_for(policy: Policy, config: AgentConfig) -> SandboxChoice | None:
     """Where this policy's test runs will go (None: test_policy never), decided before its
     first request; raises SandboxError for an untrusted policy that would run unsandboxed."""
     if config.test_policy == "never":
@@ -321,7 +321,7 @@ def run_episodes(
     with the others, so test processes use the cores the policy leaves idle. Which episodes
     share a batch never depends on that timing, and `on_done` gets the runs in the order they
     ended, so the records are the same as with one thread."""
-    test_sandbox(policy, config)
+    sandbox_for(policy, config)
     pending = deque(specs)
     active: list[Episode] = []
     judging: deque[tuple[Future[tuple[list[StepRecord], ResultLine]], Episode]] = deque()
