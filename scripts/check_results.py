@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from repo_agent.evaluation.results import SEEDS_PATH, load_seeds, updated_readme
-
 GONE = {"deleted", "not in cache"}  # an output or dep that is simply not here
 REFRESH = (
     "make repro && make results, then commit dvc.lock, metrics/, dvclive/, reports/, plots/ "
@@ -68,12 +66,19 @@ def stale_entries(status: dict[str, list[object]]) -> dict[str, list[str]]:
 
 
 def readme_problem(root: Path) -> str | None:
-    """Why README.md's results block is not what metrics/eval.json renders, or None."""
-    metrics = json.loads((root / "metrics/eval.json").read_text(encoding="utf-8"))
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    if updated_readme(readme, metrics, load_seeds(root / SEEDS_PATH)) == readme:
+    """Why README.md's results block is not what metrics/eval.json renders, or None: the
+    `--check` of scripts/results.py, which writes the block."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("results.py")), "--check"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode == 0:
         return None
-    return "README.md: the results block differs from metrics/eval.json"
+    if proc.returncode == 1:
+        return proc.stderr.strip()
+    raise RuntimeError(proc.stderr.strip().removeprefix("error: "))
 
 
 def main(root: Path = Path(".")) -> int:

@@ -13,7 +13,9 @@ from repo_agent.pipeline.runs import record_runs
 from repo_agent.pipeline.served import model_endpoint, served_policy
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import batch_size_for, make_policy
+from repo_agent.progress import console
 from repo_agent.runtime.agent import RunSpec, run_specs
+from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
 from repo_agent.runtime.task import Task, load_task_tree
 from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter
@@ -63,9 +65,11 @@ def _run_pass(
     endpoint: str | None,
     trace: Path,
     threads: int | None = None,
+    results: Path | None = None,
 ) -> int:
-    """One pass of eval arm `arm` (`greedy`: k = 0, or `sampled`: k = 1…) appended to `trace`;
-    `threads`: torch threads, for a pass that runs in a process of its own."""
+    """One pass of eval arm `arm` (`greedy`: k = 0, or `sampled`: k = 1…) appended to `trace`
+    (and its result lines to `results`, if given); `threads`: torch threads, for a pass that
+    runs in a process of its own."""
     if threads is not None:
         import torch
 
@@ -77,7 +81,7 @@ def _run_pass(
     cfg = model_policy_config(params, arm, temperature, endpoint)
     Path(cfg.cache_dir).mkdir(parents=True, exist_ok=True)
     policy = make_policy(cfg, tasks, params.agent.tool_protocol, name=arm)
-    writer = TraceWriter(trace)
+    writer = TraceWriter(trace, results_path=results)
     return len(
         record_runs(specs, policy, params.agent, writer, f"eval {arm} {label}", batch_size_for(cfg))
     )
@@ -90,28 +94,24 @@ def runs_on_this_cpu(cfg: PolicyConfig) -> bool:
 
 
 def _side_by_side(
-    params: Params, arm: str, labels: list[str], endpoint: str | None, trace: Path, kind: str
+    params: Params, arm: str, tasks: int, labels: list[str], endpoint: str | None, trace: Path
 ) -> int:
-    """The passes in `labels` at once, one process and one torch thread each (the same batches
-    as one after the other), their traces joined into `trace` in pass order. A live count of
-    finished runs per pass replaces the workers' own bars (their log goes to a file)."""
+    """The passes in `labels` over `tasks` held-out tasks at once, one process and one torch
+    thread each (the same batches as one after the other), their traces joined into `trace`
+    in pass order. Each worker's log goes to a file (their bars would garble); a live bar per
+    pass counts the lines of its results file instead."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, wait
 
-    from repo_agent.progress import console, progress_bar
-    from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
+    from repo_agent.progress import progress_bar
 
-    if params.agent.test_policy != "never":  # the workers' own line goes to their log
-        note = choose_sandbox(params.agent.sandbox, kind in TRUSTED_POLICIES, f"eval {arm}").note
-        console.print(f"eval {arm}: {note}")
     parts = {label: trace.with_name(f"{trace.stem}.{label}.part.jsonl") for label in labels}
-    for part in parts.values():
-        part.unlink(missing_ok=True)
+    done = {label: part.with_suffix(".results") for label, part in parts.items()}
+    for path in [*parts.values(), *done.values()]:
+        path.unlink(missing_ok=True)
     log = trace.with_name(f"{trace.stem}.part.log")
-    ev = params.eval
-    tasks = heldout_tasks(params)
-    totals = {"greedy": len(tasks), "sampled": len(tasks) * ev.samples}
     log.write_text("", encoding="utf-8")
+    totals = {"greedy": tasks, "sampled": tasks * params.eval.samples}
     spawn = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(len(labels), spawn, initializer=_to_log, initargs=(str(log),))
     with pool, progress_bar() as bar:
@@ -120,14 +120,15 @@ def _side_by_side(
             for label in labels
         }
         futures = [
-            pool.submit(_run_pass, params, arm, label, endpoint, parts[label], 1)
+            pool.submit(_run_pass, params, arm, label, endpoint, parts[label], 1, done[label])
             for label in labels
         ]
-        while wait(futures, timeout=0.5).not_done:
-            for label, part in parts.items():
-                bar.update(jobs[label], completed=_finished_runs(part))
-        for label, part in parts.items():
-            bar.update(jobs[label], completed=_finished_runs(part))
+        running = True
+        while running:
+            running = bool(wait(futures, timeout=0.5).not_done)
+            for label, path in done.items():
+                if path.is_file():
+                    bar.update(jobs[label], completed=len(path.read_bytes().splitlines()))
     try:
         n = sum(f.result() for f in futures)
     except BaseException:
@@ -136,8 +137,8 @@ def _side_by_side(
     with trace.open("a", encoding="utf-8") as out:
         for part in parts.values():
             out.write(part.read_text(encoding="utf-8"))
-            part.unlink()
-    log.unlink(missing_ok=True)
+    for path in [*parts.values(), *done.values(), log]:
+        path.unlink()
     return n
 
 
@@ -145,12 +146,6 @@ def _to_log(path: str) -> None:
     """A side-by-side worker's stdout and stderr go to the pass log (its bars would garble)."""
     fh = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - the process's lifetime
     sys.stdout = sys.stderr = fh
-
-
-def _finished_runs(part: Path) -> int:
-    if not part.is_file():
-        return 0
-    return part.read_text(encoding="utf-8").count('"result":')
 
 
 def run_eval(params: Params, arm: str) -> int:
@@ -168,5 +163,10 @@ def run_eval(params: Params, arm: str) -> int:
     with model_endpoint(params, model, paths.CACHE_EVAL / arm) as endpoint:
         cfg = model_policy_config(params, arm, 0.0, endpoint)
         if len(labels) > 1 and runs_on_this_cpu(cfg):
-            return _side_by_side(params, arm, labels, endpoint, trace_path, cfg.kind)
+            # The workers' own sandbox line goes to their log: say it here, before they start.
+            if params.agent.test_policy != "never":
+                trusted = cfg.kind in TRUSTED_POLICIES
+                note = choose_sandbox(params.agent.sandbox, trusted, f"eval {arm}").note
+                console.print(f"eval {arm}: {note}")
+            return _side_by_side(params, arm, len(tasks), labels, endpoint, trace_path)
         return sum(_run_pass(params, arm, label, endpoint, trace_path) for label in labels)
