@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from repo_agent.device import torch_facts
 from repo_agent.pipeline.params import ParamsError, parse_params
 from repo_agent.policies.config import PolicyConfig
-from repo_agent.policies.device import torch_facts
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.policies.hf import HFPolicy, chat_prompt_ids
 from repo_agent.policies.schemas import action_schema

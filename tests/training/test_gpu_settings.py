@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from repo_agent.device import DeviceError
 from repo_agent.policies.config import PolicyConfig
-from repo_agent.policies.device import DeviceError
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.training.config import FinetuneParams
 from repo_agent.training.launch import TrainJob, train

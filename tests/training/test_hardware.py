@@ -11,9 +11,8 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
+from repo_agent.device import Device, DeviceError, TorchFacts
 from repo_agent.pipeline.params import ParamsError, parse_params
-from repo_agent.policies.config import Device
-from repo_agent.policies.device import DeviceError, TorchFacts
 from repo_agent.training.config import FinetuneParams, Precision
 from repo_agent.training.hardware import (
     MachineFacts,

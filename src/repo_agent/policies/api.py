@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from repo_agent.policies.cache import ResponseCache, cache_key
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.responses import parse_chat_response, usage_cost
-from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
 from repo_agent.policies.schemas import (
     strict_response_format,
     strict_tools,
@@ -22,6 +21,7 @@ from repo_agent.policies.schemas import (
     unwrap_strict_native,
 )
 from repo_agent.records import Completion, Message, Usage
+from repo_agent.retries import Backoff, call_with_retries, describe_error, is_retryable
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.secrets import api_key_from_env, register_secret, scrub, scrub_message
 

@@ -6,13 +6,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from repo_agent.device import Device, DeviceMap, DType
 from repo_agent.yamlfile import ConfigModel
 
 PolicyKind = Literal["oracle", "hf", "vllm", "openai", "together"]
 Constrain = Literal["none", "json_schema"]
-Device = Literal["auto", "cpu", "cuda"]
-DType = Literal["auto", "float32", "bfloat16", "float16"]
-DeviceMap = Literal["none", "auto"]
 
 
 class PolicyConfig(ConfigModel):

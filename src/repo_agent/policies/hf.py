@@ -63,7 +63,7 @@ class _StopOnNonJson:
 
 class HFPolicy:
     """Generates with `model.generate`, batching up to `batch_size` states at once on the
-    configured device (`device`, `dtype`, `device_map`; see policies/device.py)."""
+    configured device (`device`, `dtype`, `device_map`; see device.py)."""
 
     trusted = False  # model-written code: tests need the sandbox or an explicit `none`
 
@@ -71,7 +71,7 @@ class HFPolicy:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from repo_agent.policies.device import load_kwargs, resolve_placement, torch_facts
+        from repo_agent.device import load_kwargs, resolve_placement, torch_facts
 
         self.config = config
         self.name = name

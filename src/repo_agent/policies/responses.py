@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from repo_agent.policies.retries import MalformedResponseError
 from repo_agent.records import FunctionCall, Message, NativeToolCall, Usage
+from repo_agent.retries import MalformedResponseError
 
 
 def usage_cost(

@@ -48,7 +48,7 @@ def check_vllm() -> None:
     has_vllm = importlib.util.find_spec("vllm") is not None
     has_cuda = False
     if has_vllm:
-        from repo_agent.policies.device import torch_facts
+        from repo_agent.device import torch_facts
 
         has_cuda = torch_facts().cuda
     reason = vllm_unavailable_reason(has_vllm, has_cuda)
@@ -146,7 +146,7 @@ class VLLMPolicy:
         from transformers import AutoTokenizer
         from vllm import LLM
 
-        from repo_agent.policies.device import resolve_placement, torch_facts
+        from repo_agent.device import resolve_placement, torch_facts
 
         self.config = config
         self.name = name

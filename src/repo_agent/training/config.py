@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from repo_agent.policies.config import Device, PolicyConfig, PolicyKind
+from repo_agent.device import Device
+from repo_agent.policies.config import PolicyConfig, PolicyKind
 from repo_agent.yamlfile import ConfigModel, Seed
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Literal, NamedTuple
 
-from repo_agent.policies.device import DeviceError, TorchFacts, resolve_placement, torch_facts
+from repo_agent.device import DeviceError, TorchFacts, resolve_placement, torch_facts
 from repo_agent.training.config import FinetuneParams
 
 BNB_INSTALL = "pip install -e '.[gpu]' (or pip install bitsandbytes)"

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
-from repo_agent.policies.retries import describe_error
+from repo_agent.retries import describe_error
 from repo_agent.secrets import scrub
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import RemoteFinetuneError

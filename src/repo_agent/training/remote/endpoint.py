@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from repo_agent.files import write_json
-from repo_agent.policies.retries import describe_error
+from repo_agent.retries import describe_error
 from repo_agent.secrets import scrub
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import RemoteFinetuneError

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from repo_agent.files import write_json
-from repo_agent.policies.retries import Backoff, call_with_retries, describe_error, is_retryable
+from repo_agent.retries import Backoff, call_with_retries, describe_error, is_retryable
 from repo_agent.secrets import register_secret, scrub
 from repo_agent.training.config import RemoteFinetuneConfig
 from repo_agent.training.remote.backend import FinetuneBackend, JobStatus, RemoteFinetuneError

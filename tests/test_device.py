@@ -10,15 +10,18 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from repo_agent.policies.config import Device, DeviceMap, DType, PolicyConfig
-from repo_agent.policies.device import (
+from repo_agent.device import (
+    Device,
     DeviceError,
+    DeviceMap,
+    DType,
     Placement,
     TorchFacts,
     load_kwargs,
     resolve_placement,
     torch_facts,
 )
+from repo_agent.policies.config import PolicyConfig
 
 CPU_BOX = TorchFacts(cuda=False, bf16=False, gpus=0)
 GPU = TorchFacts(cuda=True, bf16=True, gpus=2)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from repo_agent.policies.config import Device, DeviceMap, DType
-
+Device = Literal["auto", "cpu", "cuda"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+DeviceMap = Literal["none", "auto"]
 ResolvedDevice = Literal["cpu", "cuda"]
 ResolvedDType = Literal["float32", "bfloat16", "float16"]
 
