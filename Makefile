@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: setup system-deps test-deps repro test test-fast lint fix demo results check-results
+.PHONY: setup system-deps test-deps repro test test-fast lint fix demo results check-results dvc-yaml
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -36,15 +36,19 @@ test-fast: $(VENV_STAMP)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 lint: $(VENV_STAMP)
-	.venv/bin/ruff check src tests stages benchmarks scripts
-	.venv/bin/ruff format --check src tests stages benchmarks scripts
+	.venv/bin/ruff check src tests benchmarks scripts
+	.venv/bin/ruff format --check src tests benchmarks scripts
 
 fix: $(VENV_STAMP)
-	.venv/bin/ruff check --fix src tests stages benchmarks scripts
-	.venv/bin/ruff format src tests stages benchmarks scripts
+	.venv/bin/ruff check --fix src tests benchmarks scripts
+	.venv/bin/ruff format src tests benchmarks scripts
 
 demo: $(VENV_STAMP)
 	.venv/bin/repo-agent run --suite builtin --all --policy oracle --tool-protocol json --test-policy on_final
+
+# The stages' code deps in dvc.yaml, from the import graph (a test checks they are current).
+dvc-yaml: $(VENV_STAMP)
+	$(PY) scripts/dvc_yaml.py
 
 # README's results block, from metrics/eval.json (and benchmarks/results/seeds.json).
 results: $(VENV_STAMP)

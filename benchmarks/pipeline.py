@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/pipeline.py [--keep DIR] [--set KEY=VALUE ...]
 
-Works on a fresh copy of the project (dvc.yaml, params.yaml, stages/, src/) in a temporary
+Works on a fresh copy of the project (dvc.yaml, params.yaml, src/) in a temporary
 git + DVC repository, so the checkout's own data/ and models/ are untouched. The copy's src/
 is put first on PYTHONPATH so the timed code is exactly the copied code. Each rerun is a
 `dvc exp run -S KEY=VALUE` from the committed full run (the workspace is reset in between);
@@ -59,7 +59,7 @@ def make_copy(repo: Path, overrides: list[str]) -> None:
     """A fresh git + DVC repository at `repo` with the project's pipeline, code and params
     (with `overrides` applied), committed."""
     repo.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", "params.yaml", "stages", "src"):
+    for name in ("dvc.yaml", "params.yaml", "src"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -84,7 +84,7 @@ def test_stage_deps_cover_every_module_the_stage_can_import(
         deps: list[str] = stage["deps"]  # type: ignore[assignment]
         needed = sorted(
             str(files[m].relative_to(ROOT))
-            for m in closure(ROOT / str(stage["script"]))
+            for m in closure(str(stage["module"]))
             if files[m].name != "__init__.py"
         )
         lacking = [f for f in needed if not any(f == d or f.startswith(d + "/") for d in deps)]
@@ -94,7 +94,7 @@ def test_stage_deps_cover_every_module_the_stage_can_import(
 
 
 def test_stage_code_deps_exist(stages: dict[str, dict[str, object]]) -> None:
-    code = [d for s in stages.values() for d in s["deps"] if d.startswith(("src/", "stages/"))]  # type: ignore[attr-defined]
+    code = [d for s in stages.values() for d in s["deps"] if d.startswith("src/")]  # type: ignore[attr-defined]
     assert [d for d in code if not (ROOT / d).exists()] == []
 
 

@@ -25,9 +25,9 @@ class InputFileError(ValueError):
 KINDS = {
     "traces": "traces (X.traces.jsonl from `repo-agent run --out X.jsonl`)",
     "results": "run results (X.jsonl from `repo-agent run --out X.jsonl`)",
-    "sft": "SFT rows (the output of sft-extract or the extract stage)",
-    "pairs": "preference pairs (the output of pairs or the pair stage)",
-    "labels": "teacher labels of student states (the rollout stage's labels.jsonl)",
+    "sft": "SFT rows (the output of the extract step)",
+    "pairs": "preference pairs (the output of the pair step)",
+    "labels": "teacher labels of student states (the onpolicy step's labels.jsonl)",
     "sft_row": "bare SFT rows without task ids (the output of split)",
     "preference_row": "bare preference rows without task ids (the output of split)",
     "unknown": "lines of no kind this project writes",

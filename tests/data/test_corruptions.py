@@ -170,7 +170,7 @@ def test_tiny_reread_rereads_a_read_file_with_a_tiny_max_chars(seed: int) -> Non
     assert action.args["rel_path"] == "calc.py"
     assert action.args["max_chars"] in {20, 50, 100}
     assert TINY_REREAD in loop_flags(READ_DONE, out or "")
-    assert loop_score(view_state(READ_DONE, "json"), action, RubricParams()) <= -1.0
+    assert loop_score(view_state(READ_DONE, "json"), action, RubricParams(loop_penalty=1.0)) <= -1.0
 
 
 def test_repeated_grep_needs_a_grep() -> None:
@@ -185,7 +185,9 @@ def test_repeated_grep_repeats_an_earlier_grep(seed: int) -> None:
     flags = loop_flags(state, out or "")
     # read, grep2, read, grep2 is also an A/B alternation
     assert flags == ([REPEAT_GREP, ALTERNATION] if parsed(out) == GREP2 else [REPEAT_GREP])
-    assert loop_score(view_state(state, "json"), parsed(out), RubricParams()) == -len(flags)
+    assert loop_score(
+        view_state(state, "json"), parsed(out), RubricParams(loop_penalty=1.0)
+    ) == -len(flags)
 
 
 def test_repeated_grep_right_after_the_grep_is_an_exact_repeat() -> None:

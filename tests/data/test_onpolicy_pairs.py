@@ -67,7 +67,7 @@ def test_pairs_by_reason_and_the_label_is_preferred(
     run: tuple[list[StepRecord], list[TeacherLabel]],
 ) -> None:
     steps, labels = run
-    pairs, m = onpolicy_pairs(steps, labels, RubricParams(min_margin=1.5))
+    pairs, m = onpolicy_pairs(steps, labels, RubricParams(loop_penalty=1, min_margin=1.5))
     assert m["student_steps"] == m["labelled_states"] == 5
     assert m["differing_states"] == 4  # the first list_files is the teacher's own action
     assert m["by_reason"] == {"missing_path": 1, "unknown_arg": 1, "premature_final": 1}

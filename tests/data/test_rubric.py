@@ -24,7 +24,9 @@ from repo_agent.data.rubric import (
 from repo_agent.records import FinalAction, Message, ToolCallAction
 from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action
 
-R = RubricParams()  # invalid 10, loop 1, unseen 2, premature 3, blind 3, read 1, write 2, ctx 500
+R = RubricParams(
+    loop_penalty=1.0
+)  # invalid 10, loop 1, unseen 2, premature 3, blind 3, read 1, write 2, ctx 500
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix mid() in calc.py")
 CALC = "def mid(a, b):\n    return (a + b) // 3\n"  # 41 chars

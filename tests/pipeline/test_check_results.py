@@ -41,7 +41,7 @@ def git_repo(root: Path) -> None:
 def test_stale_entries_ignore_missing_files_only() -> None:
     status = {
         "eval@sft": [{"changed deps": {"models/sft": "deleted"}, "changed outs": {"x": "deleted"}}],
-        "extract": [{"changed outs": {"data/sft": "not in cache"}}],
+        "extract": [{"changed outs": {"data/extract": "not in cache"}}],
         "pair": [{"changed deps": {"src/repo_agent/data": "modified"}}],
         "report": [{"changed deps": {"params.yaml": "new"}}, "always changed"],
         "split": [{"changed deps": {"params.yaml": {"split.seed": "modified"}}}],

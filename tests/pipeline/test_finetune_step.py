@@ -33,7 +33,7 @@ def train_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "preferred_output": [GOOD],
         "non_preferred_output": [BAD],
     }
-    write_jsonl(paths.DPO_TRAIN, [pair] * 3)
+    write_jsonl(paths.DPO_PAIRS, [pair] * 3)
     return tmp_path
 
 

@@ -128,15 +128,15 @@ def test_dpo_pairs_join_the_train_pairs_and_the_onpolicy_pairs(project: Path) ->
         params = params_for(api)
         rollouts(params)
     pairs = [_pair(TRAIN[0], "corruption", "broken_json"), _pair(HELDOUT[0], "corruption", "x")]
-    pairs.append(_pair(TRAIN[1], "student", "student_empty"))
-    write_jsonl(paths.PAIRS / "pairs.jsonl", pairs)
-    out = paths.DPO_TRAIN
+    pairs.append(_pair(TRAIN[1], "corruption", "missing_arg"))
+    write_jsonl(paths.PAIR / "pairs.jsonl", pairs)
+    out = paths.DPO_PAIRS
     m = dpo_train_pairs(
-        paths.PAIRS / "pairs.jsonl",
+        paths.PAIR / "pairs.jsonl",
         paths.SPLIT_TASKS,
         paths.ONPOLICY,
         out,
-        params.rubric,
+        params.rubric.model_copy(update={"loop_penalty": 1.0}),
         params.agent,
     )
     rows = read_jsonl(out)
@@ -146,7 +146,7 @@ def test_dpo_pairs_join_the_train_pairs_and_the_onpolicy_pairs(project: Path) ->
     # of list_files after the first (exact_repeat, margin 1 < 1.5: dropped).
     assert onpolicy["by_reason"] == {"missing_path": 4}
     assert onpolicy["dropped_by_reason"] == {"exact_repeat": 8}
-    assert m["by_source"] == {"corruption": 1, "onpolicy": 4, "student": 1}
+    assert m["by_source"] == {"corruption": 2, "onpolicy": 4}
     assert m["pairs"] == len(rows) == 6
     for row in rows[2:]:
         assert row["non_preferred_output"] == [
@@ -160,13 +160,13 @@ def test_onpolicy_runs_on_a_heldout_task_are_refused(project: Path) -> None:
         params = params_for(api)
         rollouts(params)
     write_json(paths.SPLIT_TASKS, {"train": TRAIN[:1], "heldout": TRAIN[1:] + HELDOUT})
-    write_jsonl(paths.PAIRS / "pairs.jsonl", [])
+    write_jsonl(paths.PAIR / "pairs.jsonl", [])
     with pytest.raises(ValueError, match="non-train task"):
         dpo_train_pairs(
-            paths.PAIRS / "pairs.jsonl",
+            paths.PAIR / "pairs.jsonl",
             paths.SPLIT_TASKS,
             paths.ONPOLICY,
-            paths.DPO_TRAIN,
+            paths.DPO_PAIRS,
             params.rubric,
             params.agent,
         )

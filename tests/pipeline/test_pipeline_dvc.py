@@ -117,8 +117,8 @@ def back_to_baseline(repo: Path) -> None:
 
 
 def copy_project(repo: Path) -> None:
-    """The pipeline's code into `repo`: dvc.yaml, the stage scripts and the package."""
-    for name in ("dvc.yaml", "stages", "src"):
+    """The pipeline's code into `repo`: dvc.yaml and the package."""
+    for name in ("dvc.yaml", "src"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -146,9 +146,9 @@ def repo(tmp_path_factory) -> Path:
 
 def test_repro_writes_every_declared_output(repo: Path) -> None:
     for p in (
-        paths.TRACES / "teacher.jsonl",
-        paths.SFT / "rows.jsonl",
-        paths.PAIRS / "pairs.jsonl",
+        paths.ROLLOUT / "teacher.jsonl",
+        paths.EXTRACT / "rows.jsonl",
+        paths.PAIR / "pairs.jsonl",
         paths.SPLIT_TRAIN / "sft.jsonl",
         paths.SPLIT_TASKS,
         paths.MODELS_SFT / "config.json",
@@ -180,7 +180,7 @@ def test_loop_penalty_experiment_retrains_dpo_only(repo: Path) -> None:
         assert f"Stage '{stage}' didn't change, skipping" in out
     diff = sh(repo, "dvc", "metrics", "diff", "--all", "HEAD", "loop2")
     assert "dpo.parse_error_rate" in diff
-    assert "metrics/pairs.json" in diff
+    assert "metrics/pair.json" in diff
 
 
 def test_eval_samples_rerun_only_the_evals_and_the_report(repo: Path) -> None:
@@ -283,7 +283,7 @@ def test_unknown_param_key_fails_with_its_name(repo: Path) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         proc = subprocess.run(
-            [sys.executable, "stages/pair.py"],
+            [sys.executable, "-m", "repo_agent.pipeline.pair"],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -306,7 +306,7 @@ def lock_outs(repo: Path) -> dict[str, str]:
 
 
 # Outs that record wall-clock time (run durations, training runtime) besides their data.
-TIMED = {"data/traces", "data/onpolicy", "dvclive/sft/metrics.json", "dvclive/dpo/metrics.json"}
+TIMED = {"data/rollout", "data/onpolicy", "dvclive/sft/metrics.json", "dvclive/dpo/metrics.json"}
 TIMED |= {f"data/eval/{m}.jsonl" for m in MODELS} | {"reports/eval.md", "reports/eval.html"}
 TIMED |= {"metrics/eval.json", "plots/eval_metrics.csv", "reports/eval_metrics.png"}
 
@@ -321,5 +321,5 @@ def test_the_same_commit_repros_byte_identical(repo: Path, tmp_path: Path) -> No
     assert first.keys() == second.keys()
     differ = {p for p in first if first[p] != second[p]}
     assert differ <= TIMED, sorted(differ - TIMED)
-    for data in ("data/sft", "data/pairs", "data/split", "data/dpo", "models/sft", "models/dpo"):
+    for data in ("data/extract", "data/pair", "data/split", "data/dpo_pairs", "models/sft"):
         assert first[data] == second[data], data

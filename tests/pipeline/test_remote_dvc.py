@@ -42,7 +42,7 @@ def remote_repo(tmp: Path, backend: str, url: str) -> Path:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     write_jsonl(repo / paths.SPLIT_TRAIN / "sft.jsonl", [{"messages": [SYSTEM, USER, GOOD]}] * 2)
     pair = {"input": {"messages": [SYSTEM, USER]}, "preferred_output": [GOOD]}
-    write_jsonl(repo / paths.DPO_TRAIN, [pair | {"non_preferred_output": [BAD]}] * 3)
+    write_jsonl(repo / paths.DPO_PAIRS, [pair | {"non_preferred_output": [BAD]}] * 3)
     (repo / paths.MODELS_BASE).mkdir(parents=True)
     (repo / paths.MODELS_BASE / "README").write_text("remote base model\n")
     write_json(repo / paths.HELDOUT_TASKS, {"tasks": ["a_binary_search"]})

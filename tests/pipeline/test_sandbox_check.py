@@ -60,11 +60,11 @@ def test_check_sandbox_without_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def rollout_stage(cwd: Path, params: dict, path: str = NO_BWRAP) -> subprocess.CompletedProcess:
-    """`python stages/rollout.py` in `cwd` with these params and this PATH."""
+    """`python -m repo_agent.pipeline.rollout` in `cwd` with these params and this PATH."""
     (cwd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = dict(os.environ, PATH=path)
     return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "rollout.py")],
+        [sys.executable, "-m", "repo_agent.pipeline.rollout"],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -66,7 +66,7 @@ def files(tmp_path_factory, native_run) -> tuple[Path, Path]:
     steps, results = native_run
     root = tmp_path_factory.mktemp("native_rows")
     sft, _ = extract_sft(steps, results, protocol="native")
-    pairs, _ = build_pairs(steps, [], [], RubricParams(), PairParams(), "native")
+    pairs, _ = build_pairs(steps, RubricParams(), PairParams(), "native")
     assert sft and pairs and all("tools" in e.row for e in sft)
     write_jsonl(root / "sft.jsonl", [e.row for e in sft])
     write_jsonl(root / "pairs.jsonl", [e.row for e in pairs])

@@ -47,7 +47,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OPENAI_API_KEY", fake_key("sk-", 13))
     write_jsonl(paths.SPLIT_TRAIN / "sft.jsonl", [{"messages": [SYSTEM, USER, GOOD]}] * 2)
     pair = {"input": {"messages": [SYSTEM, USER]}, "preferred_output": [GOOD]}
-    write_jsonl(paths.DPO_TRAIN, [pair | {"non_preferred_output": [BAD]}] * 3)
+    write_jsonl(paths.DPO_PAIRS, [pair | {"non_preferred_output": [BAD]}] * 3)
     write_json(paths.HELDOUT_TASKS, {"tasks": HELDOUT})
     return tmp_path
 
@@ -210,7 +210,7 @@ def test_the_endpoint_is_stopped_when_the_eval_is_interrupted_midway(workdir: Pa
         raw = raw_params(api, allow_endpoint=True)
         (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        cmd = [sys.executable, str(ROOT / "stages" / "eval.py"), "dpo"]
+        cmd = [sys.executable, "-m", "repo_agent.pipeline.eval", "dpo"]
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
         assert in_flight.wait(60), "the eval never called the endpoint"
         proc.send_signal(signal.SIGINT)

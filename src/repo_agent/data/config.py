@@ -14,7 +14,6 @@ from repo_agent.yamlfile import ConfigModel, Seed, Unique
 class ExtractParams(ConfigModel):
     """Which teacher steps become SFT rows (see data.extract)."""
 
-    source: Literal["teacher"] = "teacher"
     require_success: bool = False
     dedupe: bool = True
     max_chars: int = Field(6000, ge=200, description="drop rows longer than this (chars)")
@@ -24,7 +23,7 @@ class RubricParams(ConfigModel):
     """Operational scoring of a candidate action on a state (no judge model; data.rubric)."""
 
     invalid_penalty: float = Field(10.0, ge=0, description="broken JSON / shape / tool / args")
-    loop_penalty: float = Field(1.0, ge=0, description="per loop flag the action triggers")
+    loop_penalty: float = Field(1.5, ge=0, description="per loop flag the action triggers")
     unseen_path_penalty: float = Field(
         2.0, ge=0, description="read a path no observation named (guessed or memorised)"
     )
@@ -51,7 +50,6 @@ CorruptionName = Literal[
 class PairParams(ConfigModel):
     """Which preference pairs are built (data.pairs, data.corruptions)."""
 
-    use_student: bool = True
     # a repeated name would be drawn more often, a bias nobody asked for
     corruptions: Annotated[list[CorruptionName], Unique] = Field(
         default_factory=lambda: list(get_args(CorruptionName)),

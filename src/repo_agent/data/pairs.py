@@ -33,19 +33,10 @@ class PairExample(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str = PAIR_FORMAT
     task_id: str
-    source: str  # student | corruption
+    source: str  # corruption | onpolicy
     reason: str
     margin: float
     row: dict[str, Any]
-
-
-def student_reason(step: StepRecord) -> str:
-    """Why a student action is worse: its parse-error code, loop flag, or 'worse_action'."""
-    if step.parse_error:
-        return f"student_{step.parse_error}"
-    if step.loop_flags:
-        return f"student_{step.loop_flags[0]}"
-    return "student_worse_action"
 
 
 def _pair(
@@ -106,17 +97,13 @@ def onpolicy_reason(step: StepRecord, good: Message, protocol: ToolProtocol) -> 
 def labelled_pairs(
     steps: list[StepRecord],
     labels: list[TeacherLabel],
-    source: str,
     rubric: RubricParams,
     protocol: ToolProtocol,
     small_read_chars: int,
 ) -> list[tuple[tuple[PairExample | None, float], str]]:
-    """The teacher's label against the student's action on every labelled student state that
-    differs from it (in text for `student`, as a parsed action otherwise): (pair or None below
-    the margin, margin) and the reason, per state.
-
-    Source `student` (the base student's rollouts) keeps the `student_<why>` reasons; any other
-    source (e.g. `onpolicy`) uses `onpolicy_reason`."""
+    """The teacher's label against the student's action on every labelled student state where
+    the parsed actions differ: (pair or None below the margin, margin) and the reason
+    (`onpolicy_reason`), per state."""
     by_key = {(lb.run_id, lb.step): lb.output for lb in labels}
     out = []
     for step in steps:
@@ -124,20 +111,15 @@ def labelled_pairs(
         teacher = None if good is None else parse_action(good, protocol)
         if good is None or isinstance(teacher, ParseError):
             continue
-        if step.raw_output.dump() == good.dump():
+        if step.raw_output.dump() == good.dump() or step.action == teacher:
             continue
-        if source != "student" and step.action == teacher:
-            continue
-        if source == "student":
-            reason = student_reason(step)
-        else:
-            reason = onpolicy_reason(step, good, protocol)
+        reason = onpolicy_reason(step, good, protocol)
         result = _pair(
             step.task_id,
             step.messages,
             good,
             step.raw_output,
-            source,
+            "onpolicy",
             reason,
             rubric,
             protocol,
@@ -156,7 +138,7 @@ def onpolicy_pairs(
 ) -> tuple[list[PairExample], dict[str, Any]]:
     """Pairs of the teacher's label against a fine-tuned student's action on the student's own
     states (source `onpolicy`) and their metrics: counts by reason, kept and dropped."""
-    results = labelled_pairs(steps, labels, "onpolicy", rubric, protocol, small_read_chars)
+    results = labelled_pairs(steps, labels, rubric, protocol, small_read_chars)
     pairs = [r[0] for r, _ in results if r[0] is not None]
     dropped = Counter(reason for r, reason in results if r[0] is None)
     labelled = {(lb.run_id, lb.step) for lb in labels}
@@ -175,14 +157,13 @@ def onpolicy_pairs(
 
 def build_pairs(
     teacher_steps: list[StepRecord],
-    student_steps: list[StepRecord],
-    labels: list[TeacherLabel],
     rubric: RubricParams,
     params: PairParams,
     protocol: ToolProtocol = "json",
     small_read_chars: int = SMALL_READ_CHARS,
 ) -> tuple[list[PairExample], dict[str, Any]]:
-    """All kept pairs and the pairs metrics (counts by source and reason, margin statistics).
+    """The teacher's action against corruptions of it: the kept pairs and the pairs metrics
+    (counts by source and reason, margin statistics).
 
     Rows are in the chat format of `protocol` (native: function calls and tool messages)."""
     pairs: list[PairExample] = []
@@ -196,12 +177,6 @@ def build_pairs(
             dropped[reason] += 1
         else:
             pairs.append(example)
-
-    if params.use_student:
-        for result, reason in labelled_pairs(
-            student_steps, labels, "student", rubric, protocol, small_read_chars
-        ):
-            add(result, reason)
 
     kept_steps = [s for s in teacher_steps if keep_step(s)]
     for step in kept_steps:

@@ -1,4 +1,4 @@
-"""The dpo_pairs step: DPO's training rows are the pair step's rows of the train tasks plus
+"""Step `dpo_pairs`: DPO's training rows are the pair step's rows of the train tasks plus
 the on-policy pairs, the teacher's label against the fine-tuned student's own action on each
 state it reached (scored by the rubric, kept at `rubric.min_margin`)."""
 
@@ -11,8 +11,10 @@ from typing import Any
 
 from repo_agent.data.config import RubricParams
 from repo_agent.data.pairs import PairExample, onpolicy_pairs
-from repo_agent.files import read_jsonl, write_jsonl
+from repo_agent.files import read_jsonl, write_json, write_jsonl
 from repo_agent.inputs import check_input_file
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.pipeline.paths import ONPOLICY_LABELS, ONPOLICY_TRACE
 from repo_agent.records import StepRecord, TeacherLabel
 from repo_agent.runtime.config import AgentConfig
@@ -59,3 +61,25 @@ def dpo_train_pairs(
         "by_source": dict(sorted(by_source.items())),
         "onpolicy": onpolicy,
     }
+
+
+def main() -> None:
+    with timed_stage("dpo_pairs"):
+        params = stage_params()
+        metrics = dpo_train_pairs(
+            paths.PAIR / "pairs.jsonl",
+            paths.SPLIT_TASKS,
+            paths.ONPOLICY,
+            paths.DPO_PAIRS,
+            params.rubric,
+            params.agent,
+        )
+        write_json(paths.METRICS / "dpo_pairs.json", metrics)
+        print(
+            f"dpo_pairs: {metrics['pairs']} pairs, {metrics['onpolicy']['pairs']} on-policy "
+            f"{metrics['onpolicy']['by_reason']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

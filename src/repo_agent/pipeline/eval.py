@@ -1,5 +1,6 @@
-"""The eval step, one model per call: roll it out on the held-out set (one greedy run and
-`eval.samples` sampled runs per task, the same seeds for every model)."""
+"""Step `eval@<model>` (and `eval_grammar@<model>`, the arm `<model>+grammar`), one arm per
+call: roll it out on the held-out set (one greedy run and `eval.samples` sampled runs per task,
+the same seeds for every model)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import sys
 from pathlib import Path
 
 from repo_agent.pipeline import paths
-from repo_agent.pipeline.params import Params, split_arm
+from repo_agent.pipeline.io import stage_params, timed_stage
+from repo_agent.pipeline.params import Params, eval_stage, split_arm
 from repo_agent.pipeline.runs import record_runs
 from repo_agent.pipeline.served import model_endpoint, served_policy
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
 from repo_agent.runtime.agent import RunSpec, run_specs
-from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
+from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxError, choose_sandbox
 from repo_agent.runtime.task import Task, load_task_tree
 from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter
@@ -170,3 +172,16 @@ def run_eval(params: Params, arm: str) -> int:
                 console.print(f"eval {arm}: {note}")
             return _side_by_side(params, arm, len(tasks), labels, endpoint, trace_path)
         return sum(_run_pass(params, arm, label, endpoint, trace_path) for label in labels)
+
+
+def main() -> None:
+    """Usage: python -m repo_agent.pipeline.eval ARM (a model, or `<model>+grammar`)."""
+    arm = sys.argv[1] if len(sys.argv) > 1 else ""
+    stage = eval_stage(arm) if arm else "eval"
+    with timed_stage(stage, user_errors=(SandboxError,)):
+        runs = run_eval(stage_params(), arm)
+        print(f"{stage}: {runs} runs")
+
+
+if __name__ == "__main__":
+    main()

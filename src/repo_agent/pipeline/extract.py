@@ -1,4 +1,5 @@
-"""The extract step on files: trace files in, step-level SFT rows (with provenance) out."""
+"""Step `extract`: each kept teacher step becomes one SFT row (with provenance). `main()` is
+the stage; `extract_files` is the step on files you name (`repo-agent extract`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 from repo_agent.data.config import ExtractParams
 from repo_agent.data.extract import extract_sft
-from repo_agent.files import write_jsonl
+from repo_agent.files import write_json, write_jsonl
 from repo_agent.inputs import check_output, read_trace_inputs
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.runtime.config import ToolProtocol
 from repo_agent.traces import join_traces
 
@@ -32,3 +35,16 @@ def extract_files(
     )
     write_jsonl(out, rows)
     return counts
+
+
+def main() -> None:
+    with timed_stage("extract"):
+        params = stage_params()
+        teacher, rows = paths.ROLLOUT / "teacher.jsonl", paths.EXTRACT / "rows.jsonl"
+        counts = extract_files([teacher], rows, params.extract, params.agent.tool_protocol)
+        write_json(paths.METRICS / "extract.json", counts)
+        print(f"extract: {counts['rows']} SFT rows from {counts['steps']} teacher steps")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,21 +1,24 @@
-"""The finetune step, one method per call: `sft` from the base model on the SFT train rows, or
-`dpo` from the SFT model on the preference train rows; locally with TRL or as a remote job."""
+"""Step `finetune@sft` / `finetune@dpo`, one method per call: `sft` from the base model on the
+SFT train rows, or `dpo` from the SFT model on the preference train rows; locally with TRL or as
+a remote job."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from repo_agent.files import write_json
 from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.pipeline.params import Params
 from repo_agent.training.student import student_model_path
 
 Method = Literal["sft", "dpo"]
 METHODS: tuple[Method, ...] = ("sft", "dpo")
-TRAIN_ROWS = {"sft": paths.SPLIT_TRAIN / "sft.jsonl", "dpo": paths.DPO_TRAIN}
+TRAIN_ROWS = {"sft": paths.SPLIT_TRAIN / "sft.jsonl", "dpo": paths.DPO_PAIRS}
 MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
 # What the curve plot of each method shows (TRL's log_history keys).
 CURVE_KEYS = {"sft": ("loss", "mean_token_accuracy"), "dpo": ("loss", "rewards/accuracies")}
@@ -114,3 +117,15 @@ def _plot_curve(method: Method, curve: list[dict[str, float]], out: Path) -> Non
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
+
+
+def main() -> None:
+    """Usage: python -m repo_agent.pipeline.finetune sft|dpo"""
+    method = sys.argv[1] if len(sys.argv) > 1 else ""
+    with timed_stage(f"finetune@{method}"):
+        summary = run_finetune(stage_params(), method)  # type: ignore[arg-type]
+        print(f"finetune@{method}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""The on-policy steps (DAgger / step-level preference recipe): the SFT student acts on the
+"""Step `onpolicy` (DAgger / step-level preference recipe): the SFT student acts on the
 train tasks, the teacher labels every state it reached, and the rubric pairs the teacher's
 action against the student's on that same state. The runs do not depend on the rubric, so a
 rubric change reruns the pairing only."""
@@ -10,12 +10,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from repo_agent.files import write_json
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.pipeline.params import Params
 from repo_agent.pipeline.paths import ONPOLICY_LABELS, ONPOLICY_TRACE
 from repo_agent.pipeline.runs import label_student_states, record_runs, reset_if_changed
-from repo_agent.pipeline.served import model_endpoint, model_fingerprint, served_policy
+from repo_agent.pipeline.served import (
+    labeller_config,
+    model_endpoint,
+    model_fingerprint,
+    served_policy,
+)
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.runtime.agent import run_specs
+from repo_agent.runtime.sandbox import SandboxError
 from repo_agent.runtime.task import Task
 from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter, read_trace
@@ -59,8 +68,7 @@ def run_onpolicy_rollouts(
             specs = run_specs(tasks, label, op.rollouts, op.seed)
             batch = batch_size_for(cfg)
             record_runs(specs, student, params.agent, TraceWriter(trace), label, batch)
-        labeller_cfg = params.teacher.model_copy(update={"explore": 0.0})
-        labeller = make_policy(labeller_cfg, tasks, proto, name="teacher")
+        labeller = make_policy(labeller_config(params), tasks, proto, name="teacher")
         label_student_states(labeller, trace, labels)
     steps = read_trace(trace).steps
     return {
@@ -72,3 +80,18 @@ def run_onpolicy_rollouts(
         "tool_errors": sum(1 for s in steps if s.tool_error),
         "labels": sum(1 for _ in labels.open(encoding="utf-8")),
     }
+
+
+def main() -> None:
+    with timed_stage("onpolicy", user_errors=(SandboxError,)):
+        params = stage_params()
+        tasks = train_tasks(params, paths.SPLIT_TASKS, paths.MUTANTS)
+        summary = run_onpolicy_rollouts(
+            params, paths.MODELS_SFT, tasks, paths.ONPOLICY, paths.CACHE_ONPOLICY
+        )
+        write_json(paths.METRICS / "onpolicy.json", summary)
+        print(f"onpolicy: {summary['runs']} runs, {summary['labels']} states labelled")
+
+
+if __name__ == "__main__":
+    main()

@@ -28,11 +28,9 @@ class ParamsError(Exception):
 
 
 class RolloutParams(ConfigModel):
-    """How many runs the teacher and the student make per task (pipeline.rollout)."""
+    """How many runs the teacher makes per task (pipeline.rollout)."""
 
     teacher_rollouts: int = Field(1, ge=1, description="teacher runs per task (profile `full`: 2)")
-    student_rollouts: int = Field(1, ge=0, description="student runs per task")
-    label_student_states: bool = Field(True, description="teacher's next action per student step")
     seed: Seed = 0
 
 
@@ -40,8 +38,8 @@ class OnPolicyParams(ConfigModel):
     """The SFT student's own runs on the train tasks, labelled by the teacher state by state
     (pipeline.onpolicy): the rubric turns them into DPO pairs of the student's real mistakes."""
 
-    rollouts: int = Field(2, ge=0, description="student runs per train task (0: no on-policy)")
-    temperature: float = Field(0.7, ge=0, description="sampling temperature of those runs")
+    rollouts: int = Field(1, ge=0, description="student runs per train task (0: no on-policy)")
+    temperature: float = Field(0.3, ge=0, description="sampling temperature of those runs")
     seed: Seed = 2000
 
 
@@ -64,22 +62,32 @@ def split_arm(arm: str) -> tuple[EvalModel, bool]:
     return model, constrained  # type: ignore[return-value]
 
 
+def eval_stage(arm: str) -> str:
+    """The DVC stage that writes an arm's trace.
+
+    >>> eval_stage("sft"), eval_stage("sft+grammar")
+    ('eval@sft', 'eval_grammar@sft')
+    """
+    model, constrained = split_arm(arm)
+    return f"eval_grammar@{model}" if constrained else f"eval@{model}"
+
+
 class EvalParams(ConfigModel):
     """Which models are evaluated on the held-out tasks, and how (pipeline.eval).
 
     Each task gets one greedy run (k=0) and `samples` sampled runs (k=1..samples, at
     `temperature`); run k uses seed `seed + k` for every model, so runs pair across models."""
 
-    samples: int = Field(2, ge=0, description="sampled runs per held-out task, besides greedy")
+    samples: int = Field(1, ge=0, description="sampled runs per held-out task, besides greedy")
     models: Annotated[list[EvalModel], Unique] = Field(
         default_factory=lambda: ["base", "sft", "dpo", "teacher"], min_length=1
     )
     grammar: Annotated[list[EvalModel], Unique] = Field(
-        default_factory=list,
+        default_factory=lambda: ["base", "sft", "dpo"],
         description="models also evaluated under constrained decoding, as arms <model>+grammar",
     )
     seed: Seed = 1000
-    temperature: float = Field(0.7, gt=0, description="sampling temperature of the samples")
+    temperature: float = Field(0.3, gt=0, description="sampling temperature of the samples")
     heldout_mutants: int = Field(
         3, ge=0, description="mutants of each held-out program added to the held-out set"
     )

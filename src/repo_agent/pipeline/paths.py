@@ -1,13 +1,15 @@
-"""Where pipeline stages read and write (dvc.yaml declares the same paths; a test checks)."""
+"""Where pipeline steps read and write: each step's `main()` picks its paths here and passes
+them down (dvc.yaml declares the same paths; a test checks). A step's output folder bears its
+name."""
 
 from pathlib import Path
 
 PARAMS = Path("params.yaml")
-TRACES = Path("data/traces")
+ROLLOUT = Path("data/rollout")  # the teacher's runs: teacher.jsonl (steps and results)
 MUTANTS = Path("data/mutants")
 RENAMED = Path("data/renamed")  # suite `renamed`: builtin tasks with files and names renamed
-SFT = Path("data/sft")
-PAIRS = Path("data/pairs")
+EXTRACT = Path("data/extract")  # SFT rows with provenance
+PAIR = Path("data/pair")  # preference rows with provenance
 SPLIT = Path("data/split")
 SPLIT_TRAIN = SPLIT / "train"
 SPLIT_TASKS = SPLIT / "tasks.json"
@@ -17,7 +19,7 @@ HELDOUT_MUTANTS = HELDOUT / "mutants"
 ONPOLICY = Path("data/onpolicy")  # the SFT student's runs on train tasks + teacher labels
 ONPOLICY_TRACE = "student.jsonl"
 ONPOLICY_LABELS = "labels.jsonl"
-DPO_TRAIN = Path("data/dpo/pairs.jsonl")  # split train pairs + on-policy pairs
+DPO_PAIRS = Path("data/dpo_pairs/pairs.jsonl")  # split train pairs + on-policy pairs
 EVAL_TRACES = Path("data/eval")
 MODELS = Path("models")
 MODELS_BASE = MODELS / "base"

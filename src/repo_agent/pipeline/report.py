@@ -1,4 +1,4 @@
-"""The report step: the per-model eval traces in; `metrics/eval.json` (one flat block a model,
+"""Step `report`: the per-model eval traces in; `metrics/eval.json` (one flat block a model,
 with task-clustered bootstrap intervals, and one block a model pair with paired differences),
 the Markdown/HTML report and the plot data out."""
 
@@ -8,20 +8,12 @@ from typing import Any
 
 from repo_agent.evaluation.metrics import eval_metrics
 from repo_agent.evaluation.report import write_report
+from repo_agent.files import write_json
 from repo_agent.pipeline import paths
-from repo_agent.pipeline.params import Params, split_arm
+from repo_agent.pipeline.io import stage_params, timed_stage
+from repo_agent.pipeline.params import Params, eval_stage
 from repo_agent.records import Usage
 from repo_agent.traces import read_trace
-
-
-def eval_stage(arm: str) -> str:
-    """The DVC stage that writes an arm's trace.
-
-    >>> eval_stage("sft"), eval_stage("sft+grammar")
-    ('eval@sft', 'eval_grammar@sft')
-    """
-    model, constrained = split_arm(arm)
-    return f"eval_grammar@{model}" if constrained else f"eval@{model}"
 
 
 def usage_block(usage: Usage) -> dict[str, float]:
@@ -63,3 +55,12 @@ def run_report(params: Params) -> dict[str, Any]:
         ev.seed,
     )
     return metrics
+
+
+def main() -> None:
+    with timed_stage("report"):
+        write_json(paths.METRICS / "eval.json", run_report(stage_params()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,32 +1,32 @@
-"""The rollout step: teacher and student act on the suite; the teacher labels student states."""
+"""Step `rollout`: the teacher acts on the suite (every step and run result recorded); the
+embedded student is built from the suite's text the first time."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from repo_agent.evaluation.metrics import model_metrics
 from repo_agent.files import write_json
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.pipeline.params import Params
 from repo_agent.pipeline.paths import TEACHER_POLICY_FILE
-from repo_agent.pipeline.runs import label_student_states, record_runs, reset_if_changed
+from repo_agent.pipeline.runs import record_runs, reset_if_changed
+from repo_agent.pipeline.served import labeller_config
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
 from repo_agent.records import ResultLine, Usage
 from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.protocol import system_prompt
-from repo_agent.runtime.sandbox import TRUSTED_POLICIES, choose_sandbox
+from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxError, choose_sandbox
 from repo_agent.runtime.task import Task
 from repo_agent.suites.loader import configured_tasks
 from repo_agent.traces import TraceWriter, read_trace
-from repo_agent.training.student import (
-    BUILTIN_TINY,
-    build_student,
-    corpus_from_traces,
-    student_model_path,
-)
+from repo_agent.training.student import BUILTIN_TINY, build_student, corpus_from_traces
 
 
 def ensure_student(params: Params, tasks: list[Task], teacher_trace: Path, base_dir: Path) -> None:
@@ -43,15 +43,11 @@ def ensure_student(params: Params, tasks: list[Task], teacher_trace: Path, base_
 
 def pipeline_policies(params: Params) -> dict[str, str]:
     """Every policy kind the pipeline's agent runs will use, by the role that uses it: the
-    teacher (rollout, labels, eval@teacher), the student (student and on-policy rollouts, the
-    base / sft / dpo eval arms) and a remote fine-tune's provider (its sft / dpo arms)."""
+    teacher (rollout, labels, eval@teacher), the student (on-policy rollouts, the base / sft /
+    dpo eval arms) and a remote fine-tune's provider (its sft / dpo arms)."""
     kinds = {"teacher": params.teacher.kind}
     models = {*params.eval.models, *params.eval.grammar}
-    if (
-        params.rollout.student_rollouts
-        or params.onpolicy.rollouts
-        or models & {"base", "sft", "dpo"}
-    ):
+    if params.onpolicy.rollouts or models & {"base", "sft", "dpo"}:
         kinds["student"] = params.student.kind
     if params.finetune.backend != "local" and (params.onpolicy.rollouts or models & {"sft", "dpo"}):
         kinds["fine-tuned student"] = params.finetune.backend
@@ -89,57 +85,49 @@ def rollout_fingerprint(params: Params) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def reset_if_params_changed(params: Params, traces_dir: Path, base_dir: Path) -> None:
+def reset_if_params_changed(params: Params, rollout_dir: Path, base_dir: Path) -> None:
     """Start over (traces and the built student) unless the traces on disk match the params."""
-    reset_if_changed(traces_dir, rollout_fingerprint(params), "rollout", also=(base_dir,))
+    reset_if_changed(rollout_dir, rollout_fingerprint(params), "rollout", also=(base_dir,))
 
 
 def run_rollout(
-    params: Params, traces_dir: Path, base_dir: Path, mutants_dir: Path
+    params: Params, rollout_dir: Path, base_dir: Path, mutants_dir: Path
 ) -> dict[str, Any]:
-    """Teacher rollouts, the student (built if embedded), student rollouts, teacher labels."""
-    reset_if_params_changed(params, traces_dir, base_dir)
+    """The teacher's runs on the suite, then the embedded student (built once, if embedded)."""
+    reset_if_params_changed(params, rollout_dir, base_dir)
     tasks = configured_tasks(params.suite, mutants_dir)
     r = params.rollout
-    proto = params.agent.tool_protocol
-    teacher_trace = traces_dir / "teacher.jsonl"
-    teacher = make_policy(params.teacher, tasks, proto, name="teacher")
+    teacher_trace = rollout_dir / "teacher.jsonl"
+    teacher = make_policy(params.teacher, tasks, params.agent.tool_protocol, name="teacher")
     specs = run_specs(tasks, "teacher", r.teacher_rollouts, r.seed)
     writer = TraceWriter(teacher_trace)
     record_runs(
         specs, teacher, params.agent, writer, "teacher rollouts", batch_size_for(params.teacher)
     )
-
-    student_trace = traces_dir / "student.jsonl"
-    labels_path = traces_dir / "labels.jsonl"
-    if r.student_rollouts:
-        ensure_student(params, tasks, teacher_trace, base_dir)
-        scfg = params.student.policy(model=student_model_path(params.student.model, base_dir))
-        student = make_policy(scfg, tasks, proto, name="student")
-        specs = run_specs(tasks, "student", r.student_rollouts, r.seed)
-        writer = TraceWriter(student_trace)
-        batch = batch_size_for(params.student)
-        record_runs(specs, student, params.agent, writer, "student rollouts", batch)
-        if r.label_student_states:
-            labeller_cfg = params.teacher.model_copy(update={"explore": 0.0})
-            labeller = make_policy(labeller_cfg, tasks, proto, name="teacher")
-            label_student_states(labeller, student_trace, labels_path)
-    else:
-        ensure_student(params, tasks, teacher_trace, base_dir)
-    student_trace.touch()
-    labels_path.touch()
+    ensure_student(params, tasks, teacher_trace, base_dir)
     base_dir.mkdir(parents=True, exist_ok=True)
-    teacher_lines = read_trace(teacher_trace).results
-    student_lines = read_trace(student_trace).results
-    return {
-        "tasks": len(tasks),
-        "teacher": _summary(teacher_lines),
-        "student": _summary(student_lines),
-        "labels": sum(1 for _ in labels_path.open(encoding="utf-8")),
-    }
+    return {"tasks": len(tasks), "teacher": _summary(read_trace(teacher_trace).results)}
 
 
 def write_teacher_policy(params: Params, out_dir: Path) -> None:
     """The teacher as eval@teacher serves it (no detours), as a file the eval stage depends on."""
-    policy = params.teacher.model_copy(update={"explore": 0.0})
+    policy = labeller_config(params)
     write_json(out_dir / TEACHER_POLICY_FILE, policy.model_dump(mode="json", exclude={"cache_dir"}))
+
+
+def main() -> None:
+    with timed_stage("rollout", user_errors=(SandboxError,)):
+        params = stage_params()
+        # The first stage checks every policy of the pipeline: a refusal now, not hours in.
+        print(f"rollout: {check_sandbox(params)}", file=sys.stderr, flush=True)
+        for cfg in (params.teacher, params.student):
+            cfg.cache_dir = str(paths.CACHE_ROLLOUT)
+        for d in (paths.CACHE_ROLLOUT, paths.MUTANTS, paths.RENAMED):
+            d.mkdir(parents=True, exist_ok=True)
+        summary = run_rollout(params, paths.ROLLOUT, paths.MODELS_BASE, paths.MUTANTS)
+        write_teacher_policy(params, paths.MODELS_TEACHER)
+        write_json(paths.METRICS / "rollout.json", summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,15 @@ def remote_record(model: EvalModel, model_dir: Path | None = None) -> dict[str, 
     return json.loads(remote.read_text(encoding="utf-8")) if remote.is_file() else None
 
 
+def labeller_config(params: Params, cache_dir: Path | None = None) -> PolicyConfig:
+    """The teacher without its seeded detours: how it labels student states and how
+    eval@teacher serves it."""
+    update: dict[str, Any] = {"explore": 0.0}
+    if cache_dir is not None:
+        update["cache_dir"] = str(cache_dir)
+    return params.teacher.model_copy(update=update)
+
+
 def served_policy(
     params: Params,
     model: EvalModel,
@@ -37,7 +46,7 @@ def served_policy(
     """The policy config that serves `model` (`model_dir` overrides where sft/dpo weights are;
     `endpoint` is the name `model_endpoint` yielded, for a model served by an endpoint)."""
     if model == "teacher":
-        return params.teacher.model_copy(update={"explore": 0.0, "cache_dir": str(cache_dir)})
+        return labeller_config(params, cache_dir)
     update: dict[str, Any] = {"temperature": temperature, "cache_dir": str(cache_dir)}
     record = remote_record(model, model_dir)
     serve = (record or {}).get("serve", "name")

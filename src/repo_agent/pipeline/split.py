@@ -1,4 +1,5 @@
-"""The split step on files: SFT rows and pairs (with provenance) in, train / held-out files out."""
+"""Step `split`: train / held-out by task (grouped by source program), seeded, leak-checked.
+`main()` is the stage; `split_files` is the step on files you name (`repo-agent split`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from repo_agent.data.config import SplitParams
 from repo_agent.data.split import split_rows
 from repo_agent.files import read_jsonl, write_json, write_jsonl
 from repo_agent.inputs import InputFileError, check_input_file
+from repo_agent.pipeline import paths
+from repo_agent.pipeline.io import stage_params, timed_stage
 
 
 def read_step_rows(path: Path, kind: str) -> list[dict[str, Any]]:
@@ -37,3 +40,15 @@ def split_files(sft: Path, pairs: Path, out_dir: Path, config: SplitParams) -> d
         write_jsonl(out_dir / part / "pairs.jsonl", out[part]["pairs"])
     write_json(out_dir / "tasks.json", out["tasks"])
     return out["tasks"]
+
+
+def main() -> None:
+    with timed_stage("split"):
+        params = stage_params()
+        sft, pairs = paths.EXTRACT / "rows.jsonl", paths.PAIR / "pairs.jsonl"
+        tasks = split_files(sft, pairs, paths.SPLIT, params.split)
+        print(f"split: {len(tasks['train'])} train tasks, {len(tasks['heldout'])} held-out tasks")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ class SuiteParams(ConfigModel):
     """Which tasks the pipeline uses."""
 
     names: Annotated[list[Literal["builtin", "quixbugs", "mutants", "renamed"]], Unique] = Field(
-        default_factory=lambda: ["builtin"], min_length=1
+        default_factory=lambda: ["builtin", "renamed"], min_length=1
     )
     quixbugs_path: str | None = None
     mutants_path: str | None = Field(
@@ -25,7 +25,7 @@ class SuiteParams(ConfigModel):
         None, description="directory of renamed variants; default: generated into data/renamed"
     )
     renamed_per_program: int = Field(
-        2, ge=1, description="renamed variants (files, functions, tests) tried per builtin task"
+        1, ge=1, description="renamed variants (files, functions, tests) tried per builtin task"
     )
     renamed_seed: Seed = 0
     tasks: Annotated[list[str], Unique] = Field(

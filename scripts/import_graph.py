@@ -1,5 +1,6 @@
-"""The import graph of the `repo_agent` package and of the stage scripts, read from the source
-(every import statement, also those inside functions; `if TYPE_CHECKING:` blocks are skipped)."""
+"""The import graph of the `repo_agent` package, read from the source (every import statement,
+also those inside functions; `if TYPE_CHECKING:` blocks are skipped): what scripts/dvc_yaml.py
+makes each stage's code deps from, and what tests/test_imports.py checks the layers with."""
 
 from __future__ import annotations
 
@@ -71,11 +72,12 @@ def graph(type_checking: bool = False) -> dict[str, set[str]]:
     return {m: imports_of(p, modules, type_checking) - {m} for m, p in modules.items()}
 
 
-def closure(path: Path) -> set[str]:
-    """Every project module that running the script at `path` can import."""
-    modules = module_files()
+def closure(module: str) -> set[str]:
+    """Every project module that running `module` (`python -m module`) can import, itself and
+    its parent packages included."""
     edges = graph()
-    todo = list(imports_of(path, modules))
+    parts = module.split(".")
+    todo = [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
     seen: set[str] = set()
     while todo:
         m = todo.pop()
@@ -120,16 +122,28 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def stage_module(cmd: str) -> str:
+    """The module a stage command runs: `python -m repo_agent.pipeline.eval dpo` -> its name.
+
+    >>> stage_module("python -m repo_agent.pipeline.eval ${item}")
+    'repo_agent.pipeline.eval'
+    """
+    words = cmd.split()
+    if words[:2] != ["python", "-m"] or len(words) < 3:
+        raise ValueError(f"stage command {cmd!r}: expected `python -m repo_agent.pipeline.<step>`")
+    return words[2]
+
+
 def dvc_stages(root: Path = ROOT) -> dict[str, dict[str, object]]:
     """The stages of `root/dvc.yaml` as DVC resolves them (foreach stages expanded, e.g.
-    `eval@base`): name -> {"cmd", "script", "deps", "outs"} with paths as written."""
+    `eval@base`): name -> {"cmd", "module", "deps", "outs"} with paths as written."""
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
         return {
             s.addressing: {
                 "cmd": s.cmd,
-                "script": s.cmd.split()[1],
+                "module": stage_module(s.cmd),
                 "deps": [d.def_path for d in s.deps],
                 "outs": [o.def_path for o in s.outs],
             }
