@@ -18,11 +18,11 @@ from repo_agent.traces import (
     OutputLockedError,
     TraceFormatError,
     TraceWriter,
+    join_traces,
     output_lock,
     parse_line,
     read_results,
     read_trace,
-    read_traces,
     traces_beside,
 )
 
@@ -178,12 +178,12 @@ def test_missing_file_is_an_empty_trace(tmp_path: Path) -> None:
     assert trace.steps == [] and trace.results == []
 
 
-def test_read_traces_concatenates(tmp_path: Path, runs: list[Run]) -> None:
+def test_join_traces_concatenates_in_order(tmp_path: Path, runs: list[Run]) -> None:
     paths = []
     for i, (steps, line) in enumerate(runs):
         paths.append(tmp_path / f"{i}.traces.jsonl")
         TraceWriter(paths[-1]).write_run(steps, line)
-    trace = read_traces(paths)
+    trace = join_traces(read_trace(p) for p in paths)
     assert [r.result.run_id for r in trace.results] == [ln.result.run_id for _, ln in runs]
     assert len(trace.steps) == sum(len(s) for s, _ in runs)
 

@@ -165,10 +165,6 @@ def join_traces(traces: Iterable[Trace]) -> Trace:
     return out
 
 
-def read_traces(paths: list[Path]) -> Trace:
-    return join_traces(read_trace(p) for p in paths)
-
-
 def traces_beside(results: Path) -> Path:
     """The trace file `repo-agent run --out X.jsonl` writes beside its results: X.traces.jsonl."""
     return results.with_suffix(".traces.jsonl")

@@ -12,7 +12,6 @@ from repo_agent.evaluation.metrics import (
     HEADLINE,
     METRIC_NAMES,
     RUN_RATES,
-    bootstrap_ci,
     bootstrap_cis,
     breakdown,
     eval_metrics,
@@ -197,46 +196,49 @@ MANY_RUNS = runs_frame(MANY)
 
 
 @pytest.mark.parametrize("name", list(RUN_RATES))
-def test_bootstrap_ci_contains_the_point_estimate(name: str) -> None:
-    lo, hi = bootstrap_ci(MANY_RUNS, RUN_RATES[name], 1000, seed=0)
+def test_bootstrap_cis_contains_the_point_estimate(name: str) -> None:
+    lo, hi = bootstrap_cis(MANY_RUNS, RUN_RATES, 1000, seed=0)[name]
     assert lo <= rate(name, MANY) <= hi
     assert lo < hi
 
 
 @pytest.mark.parametrize("name", list(RUN_RATES))
-def test_bootstrap_ci_is_deterministic_per_seed(name: str) -> None:
-    expr = RUN_RATES[name]
-    assert bootstrap_ci(MANY_RUNS, expr, 200, seed=5) == bootstrap_ci(MANY_RUNS, expr, 200, seed=5)
+def test_bootstrap_cis_is_deterministic_per_seed(name: str) -> None:
+    again = bootstrap_cis(MANY_RUNS, RUN_RATES, 200, seed=5)[name]
+    assert bootstrap_cis(MANY_RUNS, RUN_RATES, 200, seed=5)[name] == again
 
 
-def test_bootstrap_ci_matches_resampling_by_hand() -> None:
+def test_bootstrap_cis_matches_resampling_by_hand() -> None:
     """With one run a task, the same draws as resampling the runs (in task-id order) with
     random.Random(seed).choice, sample after sample."""
     rng = random.Random(7)
     in_order = sorted(MANY, key=lambda r: r.task_id)
     by_hand = sorted(statistics.mean(rng.choice(in_order).steps for _ in MANY) for _ in range(200))
     expected = (by_hand[int(0.025 * 199)], by_hand[int(0.975 * 199)])
-    assert bootstrap_ci(MANY_RUNS, RUN_RATES["avg_steps"], 200, seed=7) == pytest.approx(expected)
+    assert bootstrap_cis(MANY_RUNS, RUN_RATES, 200, seed=7)["avg_steps"] == pytest.approx(expected)
 
 
-def test_bootstrap_ci_depends_on_the_seed() -> None:
-    expr = RUN_RATES["avg_steps"]
-    assert len({bootstrap_ci(MANY_RUNS, expr, 100, seed=s) for s in range(5)}) > 1
+def test_bootstrap_cis_depends_on_the_seed() -> None:
+    cis = [bootstrap_cis(MANY_RUNS, RUN_RATES, 100, seed=s)["avg_steps"] for s in range(5)]
+    assert len(set(cis)) > 1
 
 
-def test_bootstrap_ci_of_a_constant_metric_is_a_point() -> None:
+def test_bootstrap_cis_of_a_constant_metric_is_a_point() -> None:
     wins = runs_frame([run(f"t{i}:0", True, 3) for i in range(5)])
-    assert bootstrap_ci(wins, RUN_RATES["success_rate"], 200, seed=0) == (1.0, 1.0)
+    assert bootstrap_cis(wins, RUN_RATES, 200, seed=0)["success_rate"] == (1.0, 1.0)
 
 
-def test_bootstrap_ci_of_no_runs() -> None:
-    assert bootstrap_ci(runs_frame([]), RUN_RATES["success_rate"], 100, seed=0) == (0.0, 0.0)
+def test_bootstrap_cis_of_no_runs() -> None:
+    assert bootstrap_cis(runs_frame([]), RUN_RATES, 100, seed=0) == dict.fromkeys(
+        RUN_RATES, (0.0, 0.0)
+    )
 
 
-def test_bootstrap_ci_narrows_with_more_runs() -> None:
-    expr = RUN_RATES["success_rate"]
-    lo_small, hi_small = bootstrap_ci(runs_frame(MANY[:6]), expr, 1000, seed=0)
-    lo_big, hi_big = bootstrap_ci(runs_frame(MANY * 10), expr, 1000, seed=0)
+def test_bootstrap_cis_narrows_with_more_runs() -> None:
+    lo_small, hi_small = bootstrap_cis(runs_frame(MANY[:6]), RUN_RATES, 1000, seed=0)[
+        "success_rate"
+    ]
+    lo_big, hi_big = bootstrap_cis(runs_frame(MANY * 10), RUN_RATES, 1000, seed=0)["success_rate"]
     assert hi_big - lo_big < hi_small - lo_small
 
 
@@ -382,9 +384,9 @@ def test_copies_of_a_run_do_not_narrow_the_clustered_interval() -> None:
     """Three identical runs a task would look like 3x the data to a bootstrap over runs."""
     alike = [run(f"t{i}:m:{k}", i % 2 == 0, 3) for i in range(10) for k in range(3)]
     table = run_table(alike, [])
-    lo, hi = bootstrap_ci(table, RUN_RATES["success_rate"], 1000, seed=0)
+    lo, hi = bootstrap_cis(table, RUN_RATES, 1000, seed=0)["success_rate"]
     one_each = run_table([r for r in alike if r.run_id.endswith(":0")], [])
-    lo1, hi1 = bootstrap_ci(one_each, RUN_RATES["success_rate"], 1000, seed=0)
+    lo1, hi1 = bootstrap_cis(one_each, RUN_RATES, 1000, seed=0)["success_rate"]
     assert (lo, hi) == (lo1, hi1)  # the same tasks, the same draws, the same means
 
 

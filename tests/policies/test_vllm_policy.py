@@ -1,4 +1,4 @@
-"""The vllm policy on a machine without vLLM or a GPU: it fails at once with what to install,
+"""The vllm policy: without vLLM or a GPU it fails at once with what to install,
 its config validates, and its requests (prompt tokens, sampling and structured-output
 arguments) are built exactly as the hf policy prompts. The engine itself is not run here."""
 
@@ -44,14 +44,22 @@ def test_reasons_name_what_to_install_or_that_a_gpu_is_needed() -> None:
     assert all("\n" not in r for r in (missing, no_gpu))
 
 
-def test_making_the_policy_here_fails_at_once_with_the_reason(student_dir: Path) -> None:
-    config = PolicyConfig(kind="vllm", model=str(student_dir))
-    has_vllm = importlib.util.find_spec("vllm") is not None
-    reason = vllm_unavailable_reason(has_vllm, has_vllm and torch_facts().cuda)
-    assert reason is not None  # this test machine can run neither
+_HAS_VLLM = importlib.util.find_spec("vllm") is not None
+# Why this machine cannot run the engine (None: it has vLLM and a CUDA GPU).
+UNAVAILABLE = vllm_unavailable_reason(_HAS_VLLM, _HAS_VLLM and torch_facts().cuda)
+
+
+@pytest.mark.skipif(UNAVAILABLE is None, reason="vLLM and a CUDA GPU are here: it would load")
+def test_making_the_policy_without_vllm_or_a_gpu_fails_at_once_with_the_reason(
+    student_dir: Path,
+) -> None:
     with pytest.raises(VLLMUnavailableError) as err:
-        make_policy(config, [], "json")
-    assert str(err.value) == reason
+        make_policy(PolicyConfig(kind="vllm", model=str(student_dir)), [], "json")
+    assert str(err.value) == UNAVAILABLE
+
+
+def test_the_native_protocol_is_refused_before_loading(tmp_path: Path) -> None:
+    config = PolicyConfig(kind="vllm", model=str(tmp_path / "no-model-here"))
     with pytest.raises(ValueError, match="json tool protocol only"):
         make_policy(config, [], "native")
 

@@ -222,11 +222,6 @@ def test_bad_params_are_rejected(bad: dict) -> None:
         SuiteParams(**bad)
 
 
-def test_params_defaults() -> None:
-    params = SuiteParams(names=["builtin", "renamed"])
-    assert (params.renamed_per_program, params.renamed_seed, params.renamed_path) == (2, 0, None)
-
-
 @pytest.mark.slow
 def test_every_builtin_task_gives_valid_variants(tmp_path: Path) -> None:
     # workers=2, as the pipeline runs it: the AST rewrites are serialised by a lock (CPython

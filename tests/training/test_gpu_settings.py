@@ -4,6 +4,7 @@ QLoRA error without bitsandbytes, and a job in this process or under `accelerate
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -76,13 +77,17 @@ def test_merge_adapter_gives_the_adapted_models_outputs(tmp_path, student_dir) -
     assert not any("lora" in name for name, _ in merged.named_parameters())
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed here"
+)
 def test_qlora_without_bitsandbytes_fails_before_loading(tmp_path, sft_file) -> None:
-    import importlib.util
-
-    assert importlib.util.find_spec("bitsandbytes") is None  # not in the default install
     params = _params(lora=True, quantization="4bit", device="auto")
     with pytest.raises(DeviceError, match=r"needs bitsandbytes: pip install -e '\.\[gpu\]'"):
         train_sft(tmp_path / "no-model-here", sft_file, tmp_path / "out", params)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a CUDA GPU here")
+def test_device_cuda_without_a_gpu_fails_before_loading(tmp_path, sft_file) -> None:
     with pytest.raises(DeviceError, match="device: cuda, but torch sees no CUDA GPU"):
         train_sft(tmp_path / "no-model-here", sft_file, tmp_path / "out", _params(device="cuda"))
 

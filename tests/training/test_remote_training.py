@@ -21,7 +21,6 @@ from repo_agent.training.remote.backend import FinetuneBackend, RemoteFinetuneEr
 from repo_agent.training.remote.runner import (
     make_backend,
     run_remote_dpo,
-    run_remote_finetune,
     run_remote_sft,
 )
 from repo_agent.training.remote.state import STATE_FILE
@@ -77,9 +76,23 @@ def config(api: FakeAPI, backend: str, **kw: object) -> RemoteFinetuneConfig:
 
 
 def run(backend: str, data: tuple[Path, Path], cfg: RemoteFinetuneConfig, out: Path) -> dict:
-    return run_remote_finetune(
-        backend, data[0], data[1], BASE[backend], 0.1, cfg, out, console=QUIET
-    )
+    """SFT into out/sft, then DPO from the SFT record it wrote into out/dpo, as the finetune@sft
+    and finetune@dpo stages run them; the two records."""
+    run_remote_sft(backend, data[0], BASE[backend], cfg, out / "sft", console=QUIET)
+    sft = json.loads((out / "sft" / "sft.json").read_text())
+    dpo = run_remote_dpo(backend, data[1], sft, 0.1, cfg, out / "dpo", console=QUIET)
+    return {"sft": sft, "dpo": dpo}
+
+
+def run_phase(
+    which: str, backend: str, data: tuple[Path, Path], cfg: RemoteFinetuneConfig, out: Path
+) -> None:
+    """The phase that reads `which` file: SFT, or DPO from a finished SFT record."""
+    if which == "sft":
+        run_remote_sft(backend, data[0], BASE[backend], cfg, out, console=QUIET)
+    else:
+        sft = {"provider": backend, "job_id": "ft-1", "model": "ft:m"}
+        run_remote_dpo(backend, data[1], sft, 0.1, cfg, out, console=QUIET)
 
 
 def created(api: FakeAPI, backend: str) -> list[str]:
@@ -120,7 +133,6 @@ def test_together_sft_then_dpo(tmp_path: Path, data: tuple[Path, Path]) -> None:
         assert state["inputs_hash"] == rec["inputs_hash"]
     assert result["dpo"]["from_job"] == result["sft"]["job_id"]
     assert result["dpo"]["base_model"] == result["sft"]["base_model"]
-    assert result["provider"] == "together" and result["model"] == result["dpo"]["model"]
 
 
 def test_rerun_resumes_the_recorded_job(tmp_path: Path, data: tuple[Path, Path]) -> None:
@@ -183,8 +195,8 @@ def test_openai_supervised_then_dpo_with_retry(tmp_path: Path, data: tuple[Path,
         "dpo": {"hyperparameters": {"beta": 0.1, "n_epochs": 1}},
     }
     assert dpo["model"] == result["sft"]["model"]
-    assert json.loads((out / "dpo" / "dpo.json").read_text())["model"] == result["model"]
-    assert result["provider"] == "openai" and result["model"].startswith("ft:")
+    assert json.loads((out / "dpo" / "dpo.json").read_text()) == result["dpo"]
+    assert result["dpo"]["provider"] == "openai" and result["dpo"]["model"].startswith("ft:")
 
 
 def test_openai_failed_job(tmp_path: Path, data: tuple[Path, Path]) -> None:
@@ -232,7 +244,7 @@ def test_invalid_rows_are_rejected_before_upload(
         fh.write(json.dumps(row) + "\n")
     with FakeAPI() as api:
         with pytest.raises(RemoteFinetuneError, match=problem):
-            run("together", data, config(api, "together"), tmp_path / "m")
+            run_phase(which, "together", data, config(api, "together"), tmp_path / "m")
         assert api.requests == []
 
 
@@ -427,6 +439,6 @@ def test_malformed_tools_are_rejected_before_upload(
         fh.write(json.dumps(row) + "\n")
     with FakeAPI() as api:
         with pytest.raises(RemoteFinetuneError) as err:
-            run(backend, native_data, config(api, backend), tmp_path / "m")
+            run_phase(which, backend, native_data, config(api, backend), tmp_path / "m")
         assert api.requests == []
     assert f"{target.name}:3: invalid" in str(err.value) and problem in str(err.value)

@@ -213,13 +213,6 @@ def bootstrap_cis(
     return {name: _interval(values.get_column(name)) for name in metrics}
 
 
-def bootstrap_ci(
-    runs: pl.DataFrame, metric: pl.Expr, samples: int, seed: int
-) -> tuple[float, float]:
-    """95% task-clustered percentile bootstrap interval of one run-table metric (seeded)."""
-    return bootstrap_cis(runs, {"value": metric}, samples, seed)["value"]
-
-
 def interval_block(runs: pl.DataFrame, samples: int, seed: int) -> dict[str, float]:
     """`<metric>_ci_low` / `<metric>_ci_high` of every headline metric of a run table (rounded),
     and `tasks`, the number of clusters they were drawn from."""

@@ -33,21 +33,56 @@ TABLE_METRICS = (
 )
 
 
-def _fmt(v: float) -> str:
+# --- table cells and tables, shared by this report and the README's results block ----------
+
+
+def cell(v: float) -> str:
+    """A number as a table cell: a float to 3 places, a count as it is.
+
+    >>> cell(0.25), cell(12)
+    ('0.250', '12')
+    """
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
 def with_interval(block: dict[str, Any], key: str) -> str:
-    """A metric cell: `0.250 [0.100, 0.400]` where the block has its interval, else the value."""
+    """A metric cell: `0.250 [0.100, 0.400]` where the block has its interval, else the value.
+
+    >>> with_interval({"success_rate": 0.25, "success_rate_ci_low": 0.1,
+    ...                "success_rate_ci_high": 0.4}, "success_rate")
+    '0.250 [0.100, 0.400]'
+    """
     if f"{key}_ci_low" not in block:
-        return _fmt(block[key])
+        return cell(block[key])
     return f"{block[key]:.3f} [{block[f'{key}_ci_low']:.3f}, {block[f'{key}_ci_high']:.3f}]"
 
 
+def paired_diff(block: dict[str, Any], key: str) -> tuple[float, float, float, bool]:
+    """A paired block's difference b - a of metric `key`, its 95% interval, and whether the
+    interval excludes 0.
+
+    >>> paired_diff({"success_rate_diff": 0.2, "success_rate_diff_ci_low": 0.05,
+    ...              "success_rate_diff_ci_high": 0.3}, "success_rate")
+    (0.2, 0.05, 0.3, True)
+    """
+    diff, lo, hi = (block[f"{key}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
+    return diff, lo, hi, lo > 0 or hi < 0
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table.
+
+    >>> print(markdown_table(["model", "runs"], [["base", "3"]]))
+    | model | runs |
+    |---|---|
+    | base | 3 |
+    """
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+# --- the report ------------------------------------------------------------------------------
 
 
 def design_line(runs: dict[str, pl.DataFrame]) -> str:
@@ -102,9 +137,10 @@ def paired_section(metrics: dict[str, dict[str, Any]]) -> list[str]:
         lines += [note, ""]
         rows = []
         for name in HEADLINE:
-            diff, lo, hi = (block[f"{name}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
-            excludes = "yes" if lo > 0 or hi < 0 else "no"
-            rows.append([name, f"{diff:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", excludes])
+            diff, lo, hi, excludes = paired_diff(block, name)
+            rows.append(
+                [name, f"{diff:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", "yes" if excludes else "no"]
+            )
         lines += [markdown_table(["metric", "difference", "95% CI", "CI excludes 0"], rows), ""]
     return lines
 
@@ -227,9 +263,9 @@ def write_report(
                         m,
                         group,
                         str(vals["runs"]),
-                        _fmt(vals["success_rate"]),
-                        _fmt(vals["write_file_rate"]),
-                        _fmt(vals["parse_error_rate"]),
+                        cell(vals["success_rate"]),
+                        cell(vals["write_file_rate"]),
+                        cell(vals["parse_error_rate"]),
                     ]
                 )
         sections += [

@@ -10,7 +10,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repo_agent.evaluation.metrics import HEADLINE, pair_name
-from repo_agent.evaluation.report import constrained_lines
+from repo_agent.evaluation.report import (
+    constrained_lines,
+    markdown_table,
+    paired_diff,
+    with_interval,
+)
 
 SEEDS_FORMAT = "repo-agent.seeds/1"
 SEEDS_PATH = Path("benchmarks/results/seeds.json")
@@ -63,17 +68,6 @@ def model_names(metrics: EvalMetrics) -> list[str]:
     return sorted(names, key=lambda m: (MODEL_ORDER.index(m) if m in MODEL_ORDER else 99, m))
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
-
-
-def _with_interval(block: dict[str, float], key: str) -> str:
-    if f"{key}_ci_low" not in block:
-        return f"{block[key]:.3f}"
-    return f"{block[key]:.3f} [{block[f'{key}_ci_low']:.3f}, {block[f'{key}_ci_high']:.3f}]"
-
-
 def mean_sd(values: list[float], digits: int = 3) -> str:
     """Mean ± sample sd (the mean alone for one value).
 
@@ -103,18 +97,18 @@ def seed_spread(seeds: SeedsFile) -> list[str]:
         f"Headline metrics over {len(runs)} runs of the whole pipeline, `{seeds.param}` in "
         f"{{{values}}}{_design(runs[0], ', each on')}: mean ± sample sd across the runs.",
         "",
-        *_table(["model", *HEADLINE], rows),
+        markdown_table(["model", *HEADLINE], rows),
     ]
 
 
 def committed_run(metrics: EvalMetrics) -> list[str]:
     """Per model, each headline metric of the committed run with its 95% interval."""
-    rows = [[m, *(_with_interval(metrics[m], k) for k in HEADLINE)] for m in model_names(metrics)]
+    rows = [[m, *(with_interval(metrics[m], k) for k in HEADLINE)] for m in model_names(metrics)]
     return [
         f"The committed run (`metrics/eval.json`){_design(metrics, ' on')}: mean [95% interval], "
         "percentile bootstrap over tasks.",
         "",
-        *_table(["model", *HEADLINE], rows),
+        markdown_table(["model", *HEADLINE], rows),
         "",
         f"No seed spread yet: there is no `{SEEDS_PATH}`, so every number comes from a single "
         "training run.",
@@ -130,10 +124,8 @@ def paired_table(metrics: EvalMetrics) -> list[str]:
     for name in HEADLINE:
         cells = [name]
         for a, b in pairs:
-            block = metrics[pair_name(a, b)]
-            diff, lo, hi = (block[f"{name}_diff{s}"] for s in ("", "_ci_low", "_ci_high"))
-            mark = " *" if lo > 0 or hi < 0 else ""
-            cells.append(f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}")
+            diff, lo, hi, excludes = paired_diff(metrics[pair_name(a, b)], name)
+            cells.append(f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}]" + (" *" if excludes else ""))
         rows.append(cells)
     counts = "; ".join(
         f"{a} → {b}: {int(metrics[pair_name(a, b)]['runs'])} runs on "
@@ -145,7 +137,7 @@ def paired_table(metrics: EvalMetrics) -> list[str]:
         "task, same seed), with 95% paired bootstrap intervals over tasks; * marks an interval "
         f"that excludes 0 ({counts}).",
         "",
-        *_table(["metric", *(f"{a} → {b}" for a, b in pairs)], rows),
+        markdown_table(["metric", *(f"{a} → {b}" for a, b in pairs)], rows),
     ]
 
 

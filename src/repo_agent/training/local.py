@@ -201,10 +201,7 @@ def train_sft(
 
     With `live_dir`, DVCLive writes the logged metrics there as training runs."""
     trainer, rows, plan = sft_trainer(base, train_file, out, params, live_dir=live_dir)
-    _train(trainer)
-    _save(trainer, trainer.processing_class, out, base, plan)
-    curve = _history(trainer.state.log_history, ("loss", "mean_token_accuracy"))
-    return {"rows": rows, "curve": curve}
+    return _fit(trainer, rows, plan, out, base, ("loss", "mean_token_accuracy"))
 
 
 def dpo_trainer(
@@ -263,9 +260,16 @@ def train_dpo(
 
     With `live_dir`, DVCLive writes the logged metrics there as training runs."""
     trainer, rows, plan = dpo_trainer(sft_dir, pairs_file, out, params, live_dir=live_dir)
-    _train(trainer)
-    _save(trainer, trainer.processing_class, out, sft_dir, plan)
     keys = ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    return _fit(trainer, rows, plan, out, sft_dir, keys)
+
+
+def _fit(
+    trainer, rows: int, plan: TrainingPlan, out: Path, start: Path, keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """Train, save the full weights to `out`, and return the rows read and the logged `keys`."""
+    _train(trainer)
+    _save(trainer, trainer.processing_class, out, start, plan)
     return {"rows": rows, "curve": _history(trainer.state.log_history, keys)}
 
 

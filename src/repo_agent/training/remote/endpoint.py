@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
@@ -120,7 +120,7 @@ def dedicated_endpoint(
     def stop_on_time() -> None:  # stops the billing even while the eval is mid-request
         expired.set()
         out.print(f"endpoint {endpoint_id}: max_endpoint_minutes reached, stopping it")
-        _stop(api, endpoint_id, out)
+        _end(api, "stop", endpoint_id, out)
 
     watchdog = threading.Timer(limit_s, stop_on_time)
     watchdog.daemon = True
@@ -135,8 +135,8 @@ def dedicated_endpoint(
         raise
     finally:
         watchdog.cancel()
-        _stop(api, endpoint_id, out)  # stopped first: billing ends even if the delete fails
-        if _delete(api, endpoint_id, out):
+        _end(api, "stop", endpoint_id, out)  # stopped first: billing ends even if the delete fails
+        if _end(api, "delete", endpoint_id, out):
             state_file.unlink(missing_ok=True)
         out.print(f"endpoint {endpoint_id}: ran {(time.monotonic() - started) / 60:.1f} min")
     if expired.is_set():
@@ -185,23 +185,17 @@ def _wait_serving(
     return str(ep["name"])
 
 
-def _stop(api: EndpointClient, endpoint_id: str, out: Console) -> bool:
+def _end(
+    api: EndpointClient, verb: Literal["stop", "delete"], endpoint_id: str, out: Console
+) -> bool:
+    """Stop or delete the endpoint: True, or False with a warning to do it by hand (it may
+    still bill)."""
     try:
-        api.stop(endpoint_id)
+        (api.stop if verb == "stop" else api.delete)(endpoint_id)
         return True
     except Exception as exc:
         why = scrub(describe_error(exc), [api.secret])
-        _warn(out, f"could not stop endpoint {endpoint_id}: {why}; stop it yourself")
-        return False
-
-
-def _delete(api: EndpointClient, endpoint_id: str, out: Console) -> bool:
-    try:
-        api.delete(endpoint_id)
-        return True
-    except Exception as exc:
-        why = scrub(describe_error(exc), [api.secret])
-        _warn(out, f"could not delete endpoint {endpoint_id}: {why}; delete it yourself")
+        _warn(out, f"could not {verb} endpoint {endpoint_id}: {why}; {verb} it yourself")
         return False
 
 
@@ -216,7 +210,7 @@ def _delete_leftover(api: EndpointClient, state_file: Path, out: Console) -> Non
     leftover = json.loads(state_file.read_text(encoding="utf-8")).get("id")
     if leftover:
         out.print(f"endpoint {leftover}: left by an earlier run, deleting it")
-        if not _delete(api, leftover, out):
+        if not _end(api, "delete", leftover, out):
             raise EndpointError(
                 f"endpoint {leftover} from an earlier run could not be deleted; delete it "
                 f"(together endpoints delete {leftover}), then remove {state_file}"

@@ -131,33 +131,3 @@ def run_remote_dpo(
         from_job=sft["job_id"],
         from_model=sft["model"],
     )
-
-
-def run_remote_finetune(
-    backend: Backend,
-    sft_train: Path,
-    pairs_train: Path,
-    base_model: str,
-    dpo_beta: float,
-    config: RemoteFinetuneConfig,
-    out_dir: Path,
-    *,
-    console: Console | None = None,
-) -> dict[str, Any]:
-    """SFT into `out_dir/sft`, then DPO from it into `out_dir/dpo`.
-
-    Returns {"backend", "provider", "model" (the DPO model), "sft": record, "dpo": record}.
-    """
-    _check_backend(backend)
-    validate_file(pairs_train, "preference")  # a bad pairs file must fail before SFT is paid for
-    sft = run_remote_sft(backend, sft_train, base_model, config, out_dir / "sft", console=console)
-    dpo = run_remote_dpo(
-        backend, pairs_train, sft, dpo_beta, config, out_dir / "dpo", console=console
-    )
-    return {
-        "backend": backend,
-        "provider": dpo["provider"],
-        "model": dpo["model"],
-        "sft": sft,
-        "dpo": dpo,
-    }
