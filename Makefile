@@ -17,7 +17,7 @@ setup: system-deps test-deps $(VENV_STAMP)
 
 # bubblewrap sandboxes agent-written tests (read-only system, no network): `make repro` installs
 # it where it can (as root or with sudo, through apt-get or dnf); a failed install warns once and
-# goes on, and then only the offline oracle may run tests unsandboxed (README "Security").
+# goes on, and then only the offline oracle may run tests unsandboxed (docs/security.md).
 system-deps:
 	@scripts/system-package bwrap bubblewrap "the sandbox for agent-written tests"
 

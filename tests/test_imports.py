@@ -10,7 +10,7 @@ import sys
 import pytest
 from import_graph import ROOT, closure, cycles, dvc_stages, graph, module_files
 
-# Which folders a folder may import from (the layers of DESIGN.md, bottom to top). "core" is the
+# Which folders a folder may import from (the layers of docs/architecture.md, bottom to top). "core" is the
 # shared vocabulary at the package root: records, files, formats, traces, progress.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
