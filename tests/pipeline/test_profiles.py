@@ -37,8 +37,9 @@ def test_each_profile_validates_on_the_default_params(name: str) -> None:
         assert (params.student.device, params.finetune.precision) == ("auto", "auto")
         assert params.finetune.lora and params.finetune.gradient_checkpointing
         assert params.eval.arms()[-3:] == ["base+grammar", "sft+grammar", "dpo+grammar"]
-    else:
+    else:  # the policy sections change kind: replaced, not merged with the oracle's keys
         assert (params.teacher.kind, params.finetune.backend) == ("openai", "together")
+        assert params.student.kind == "together" and params.student.device == "auto"
         assert params.finetune.remote.serve == "download"
     # Everything the profile does not name keeps its default.
     assert params.rubric == parse_params(raw).rubric
@@ -49,13 +50,16 @@ def test_apply_merges_into_params_yaml_and_refuses_a_bad_result(tmp_path: Path) 
     shutil.copy(ROOT / "params.yaml", path)
     apply_profile("qwen7b-gpu", path)
     params = load_params(path)
-    assert params.student.batch_size == 16 and params.student.temperature == 0.0  # kept
+    assert (
+        params.student.batch_size == 16
+        and params.rollout == load_params(ROOT / "params.yaml").rollout
+    )
     before = path.read_text()
     broken = yaml.safe_load(before)
-    broken["student"]["lora_r"] = 8  # not a student key: the merge would not validate
+    broken["finetune"]["lora_rank"] = 8  # not a finetune key: the merge would not validate
     path.write_text(yaml.safe_dump(broken))
     before = path.read_text()
-    with pytest.raises(ParamsError, match="student.lora_r"):
+    with pytest.raises(ParamsError, match="finetune.lora_rank"):
         apply_profile("together-download", path)
     assert path.read_text() == before  # untouched
 

@@ -12,6 +12,7 @@ from repo_agent.files import write_json
 from repo_agent.pipeline.params import Params
 from repo_agent.pipeline.paths import TEACHER_POLICY_FILE
 from repo_agent.pipeline.runs import label_student_states, record_runs, reset_if_changed
+from repo_agent.policies.config import replace_policy
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
 from repo_agent.records import ResultLine, Usage
@@ -114,7 +115,9 @@ def run_rollout(
     labels_path = traces_dir / "labels.jsonl"
     if r.student_rollouts:
         ensure_student(params, tasks, teacher_trace, base_dir)
-        scfg = params.student.policy(model=student_model_path(params.student.model, base_dir))
+        scfg = replace_policy(
+            params.student, model=student_model_path(params.student.model, base_dir)
+        )
         student = make_policy(scfg, tasks, proto, name="student")
         specs = run_specs(tasks, "student", r.student_rollouts, r.seed)
         writer = TraceWriter(student_trace)
