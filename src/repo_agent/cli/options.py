@@ -106,6 +106,8 @@ def _parameters(prefix: str, spec: Options) -> Iterable[inspect.Parameter]:
     for name, owners in spec.fields().items():
         info = owners[0][1]
         kind = _type(info.annotation)
+        if spec.union and name == "kind":  # each member has one kind; the option takes all
+            kind = Literal[tuple(m.model_fields["kind"].default for m in spec.models)]
         # None stands for "not given": the model's default then applies, shown in the help.
         value = info.get_default(call_default_factory=True)
         default = None if spec.union or isinstance(value, list) else value
