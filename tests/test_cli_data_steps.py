@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -108,7 +109,7 @@ def test_help_says_what_the_tool_does() -> None:
     assert result.exit_code == 0, result.output
     text = said(result)
     assert "thin:" not in text and "fix bugs" in text
-    for word in ("run", "view", "sft-extract", "pairs", "split", "estimate", "tasks"):
+    for word in ("run", "view", "extract", "pair", "split", "estimate", "tasks"):
         assert word in text
     for panel in ("Runtime", "Data", "Training", "Tasks"):
         assert panel in text
@@ -117,7 +118,7 @@ def test_help_says_what_the_tool_does() -> None:
 def test_sft_extract_writes_what_the_extract_stage_writes(work: Path) -> None:
     traces = [Path("x.traces.jsonl")]
     counts = extract_files(traces, Path("stage.jsonl"), ExtractParams())
-    result = invoke("sft-extract", *traces, "--out", "sft.jsonl")
+    result = invoke("extract", *traces, "--out", "sft.jsonl")
     assert result.exit_code == 0, result.output
     assert Path("sft.jsonl").read_bytes() == Path("stage.jsonl").read_bytes()
     assert f"{counts['rows']} SFT rows from {counts['steps']} steps: sft.jsonl" in said(result)
@@ -135,7 +136,7 @@ def test_sft_extract_options_are_the_extract_params(
     counts = extract_files(traces, Path("stage.jsonl"), config)
     assert counts["failed_run"] > 0 and counts["too_long"] > 0
     opts = ["--require-success", "--no-dedupe", "--max-chars", "1500"]
-    result = invoke("sft-extract", *traces, *opts, "--out", "sft.jsonl")
+    result = invoke("extract", *traces, *opts, "--out", "sft.jsonl")
     assert result.exit_code == 0, result.output
     assert Path("sft.jsonl").read_bytes() == Path("stage.jsonl").read_bytes()
     dropped = f"{counts['failed_run']} of failed runs, {counts['too_long']} too long"
@@ -143,23 +144,20 @@ def test_sft_extract_options_are_the_extract_params(
 
     seen: list[ExtractParams] = []
     monkeypatch.setattr(pipeline_extract, "extract_files", lambda *a: seen.append(a[2]) or counts)
-    assert invoke("sft-extract", *traces, *opts, "--out", "sft.jsonl").exit_code == 0
+    assert invoke("extract", *traces, *opts, "--out", "sft.jsonl").exit_code == 0
     assert seen == [config]
 
 
 def test_pairs_writes_what_the_pair_stage_writes(work: Path) -> None:
     agent = AgentConfig(small_read_chars=150)
-    teacher, student, labels = Path("x.traces.jsonl"), Path("student.traces.jsonl"), "labels.jsonl"
-    metrics = pair_files(
-        [teacher], Path("stage.jsonl"), RUBRIC, PAIR, agent, [student], Path(labels)
-    )
-    extra = ["--student", student, "--labels", labels]
-    result = invoke("pairs", teacher, *PAIR_OPTS, *extra, "--out", "pairs.jsonl")
+    teacher = Path("x.traces.jsonl")
+    metrics = pair_files([teacher], Path("stage.jsonl"), RUBRIC, PAIR, agent)
+    result = invoke("pair", teacher, *PAIR_OPTS, "--out", "pairs.jsonl")
     assert result.exit_code == 0, result.output
     assert Path("pairs.jsonl").read_bytes() == Path("stage.jsonl").read_bytes()
     kept = f"{metrics['pairs']} pairs kept of {metrics['candidates']} candidates"
     assert kept in said(result)
-    assert set(metrics["by_source"]) == {"corruption", "student"}
+    assert set(metrics["by_source"]) == {"corruption"}
     for by in ("source", "reason"):
         for name, n in metrics[f"by_{by}"].items():
             assert f"{by} {name} {n}" in said(result)
@@ -172,8 +170,8 @@ def test_pairs_writes_what_the_pair_stage_writes(work: Path) -> None:
 
 
 def test_split_writes_what_the_split_stage_writes(work: Path) -> None:
-    assert invoke("sft-extract", "x.traces.jsonl", "--out", "sft.jsonl").exit_code == 0
-    assert invoke("pairs", "x.traces.jsonl", "--out", "pairs.jsonl").exit_code == 0
+    assert invoke("extract", "x.traces.jsonl", "--out", "sft.jsonl").exit_code == 0
+    assert invoke("pair", "x.traces.jsonl", "--out", "pairs.jsonl").exit_code == 0
     sft, pairs = Path("sft.jsonl"), Path("pairs.jsonl")
     tasks = split_files(sft, pairs, Path("stage"), SplitParams(heldout_fraction=0.34, seed=1))
     opts = ["--heldout-fraction=0.34", "--seed=1"]
@@ -194,8 +192,8 @@ def test_split_writes_what_the_split_stage_writes(work: Path) -> None:
 
 
 def test_file_kinds_of_what_the_steps_write(work: Path) -> None:
-    invoke("sft-extract", "x.traces.jsonl", "--out", "sft.jsonl")
-    invoke("pairs", "x.traces.jsonl", "--out", "pairs.jsonl")
+    invoke("extract", "x.traces.jsonl", "--out", "sft.jsonl")
+    invoke("pair", "x.traces.jsonl", "--out", "pairs.jsonl")
     invoke("split", "--sft", "sft.jsonl", "--pairs", "pairs.jsonl", "--out", "split")
     kinds = {
         "x.traces.jsonl": "traces",
@@ -212,58 +210,69 @@ def test_file_kinds_of_what_the_steps_write(work: Path) -> None:
 # --- bad inputs: exit 2 and an `error:` naming the file ---
 
 
-@pytest.mark.parametrize("command", ["sft-extract", "pairs"])
+@pytest.mark.parametrize("command", ["extract", "pair"])
 def test_a_missing_traces_file(work: Path, command: str) -> None:
     failed(invoke(command, "nope.traces.jsonl", "--out", "o.jsonl"), "nope.traces.jsonl")
     assert not Path("o.jsonl").exists()
 
 
-@pytest.mark.parametrize("command", ["sft-extract", "pairs"])
+@pytest.mark.parametrize("command", ["extract", "pair"])
 def test_a_results_file_names_its_traces_file(work: Path, command: str) -> None:
     result = invoke(command, "x.jsonl", "--out", "o.jsonl")
     failed(result, "x.jsonl is a results file", "give x.traces.jsonl")
 
 
-@pytest.mark.parametrize("command", ["sft-extract", "pairs"])
+@pytest.mark.parametrize("command", ["extract", "pair"])
 @pytest.mark.parametrize("given", ["sft", "pairs"])
 def test_step_output_given_as_traces(work: Path, command: str, given: str) -> None:
-    invoke("sft-extract", "x.traces.jsonl", "--out", "sft.jsonl")
-    invoke("pairs", "x.traces.jsonl", "--out", "pairs.jsonl")
+    invoke("extract", "x.traces.jsonl", "--out", "sft.jsonl")
+    invoke("pair", "x.traces.jsonl", "--out", "pairs.jsonl")
     what = {"sft": "SFT rows", "pairs": "preference pairs"}[given]
     failed(invoke(command, f"{given}.jsonl", "--out", "o.jsonl"), f"{given}.jsonl holds {what}")
 
 
-def test_student_traces_and_labels_are_checked_too(work: Path) -> None:
-    result = invoke("pairs", "x.traces.jsonl", "--student", "x.jsonl", "--out", "o.jsonl")
-    failed(result, "x.jsonl is a results file")
-    labels = ["--student", "student.traces.jsonl", "--labels", "n.traces.jsonl"]
-    result = invoke("pairs", "x.traces.jsonl", *labels, "--out", "o.jsonl")
-    failed(result, "n.traces.jsonl holds traces", "expected teacher labels")
-    result = invoke("pairs", "x.traces.jsonl", "--labels", "no.jsonl", "--out", "o.jsonl")
-    failed(result, "no such file: no.jsonl")
+def test_every_rubric_and_pair_field_is_an_option_of_pair() -> None:
+    """The options come from the models: a new field is an option without a CLI edit."""
+    command = typer.main.get_command(app).commands["pair"]  # type: ignore[attr-defined]
+    flags = {flag for param in command.params for flag in param.opts}
+    fields = [*RubricParams.model_fields, *PairParams.model_fields.keys() - {"use_student"}]
+    wanted = {"--" + f.replace("_", "-") for f in fields} - {"--corruptions"} | {"--corruption"}
+    assert wanted <= flags, wanted - flags
+    assert "--unseen-path-penalty" in flags
 
 
-@pytest.mark.parametrize("command", ["sft-extract", "pairs"])
+def test_an_option_defaults_to_its_params_field(work: Path) -> None:
+    """Left out, an option takes the model's default: the same pairs as the default params."""
+    pair_files(
+        [Path("x.traces.jsonl")], Path("stage.jsonl"), RubricParams(), PairParams(), AgentConfig()
+    )
+    assert invoke("pair", "x.traces.jsonl", "--out", "pairs.jsonl").exit_code == 0
+    assert Path("pairs.jsonl").read_bytes() == Path("stage.jsonl").read_bytes()
+    result = invoke("pair", "x.traces.jsonl", "--unseen-path-penalty=-1", "--out", "o.jsonl")
+    assert result.exit_code == 2 and "--unseen-path-penalty" in said(result)
+
+
+@pytest.mark.parametrize("command", ["extract", "pair"])
 def test_traces_of_two_protocols(work: Path, command: str) -> None:
     result = invoke(command, "x.traces.jsonl", "n.traces.jsonl", "--out", "o.jsonl")
     failed(result, "two tool protocols", "json in x.traces.jsonl", "native in n.traces.jsonl")
 
 
 def test_pairs_wants_the_protocol_of_its_traces(work: Path) -> None:
-    failed(invoke("pairs", "n.traces.jsonl", "--out", "o.jsonl"), "--tool-protocol native")
-    result = invoke("pairs", "n.traces.jsonl", "--tool-protocol", "native", "--out", "o.jsonl")
+    failed(invoke("pair", "n.traces.jsonl", "--out", "o.jsonl"), "--tool-protocol native")
+    result = invoke("pair", "n.traces.jsonl", "--tool-protocol", "native", "--out", "o.jsonl")
     assert result.exit_code == 0, result.output
     assert read_jsonl(Path("o.jsonl"))[0]["row"]["preferred_output"][0].get("tool_calls")
 
 
 def test_native_traces_give_rows_that_carry_the_tools(work: Path) -> None:
-    failed(invoke("sft-extract", "n.traces.jsonl", "--out", "o.jsonl"), "--tool-protocol native")
+    failed(invoke("extract", "n.traces.jsonl", "--out", "o.jsonl"), "--tool-protocol native")
     native = ["--tool-protocol", "native"]
-    result = invoke("sft-extract", "n.traces.jsonl", *native, "--out", "sft.jsonl")
+    result = invoke("extract", "n.traces.jsonl", *native, "--out", "sft.jsonl")
     assert result.exit_code == 0, result.output
     rows = [r["row"] for r in read_jsonl(Path("sft.jsonl"))]
     assert rows and all(r["tools"] == openai_tool_schemas() for r in rows)
-    assert invoke("pairs", "n.traces.jsonl", *native, "--out", "p.jsonl").exit_code == 0
+    assert invoke("pair", "n.traces.jsonl", *native, "--out", "p.jsonl").exit_code == 0
     pairs = [r["row"] for r in read_jsonl(Path("p.jsonl"))]
     assert pairs and all(p["input"]["tools"] == openai_tool_schemas() for p in pairs)
     # bare rows (as split writes them) with tools are still told apart by their keys
@@ -273,7 +282,7 @@ def test_native_traces_give_rows_that_carry_the_tools(work: Path) -> None:
     assert file_kind(Path("bare_pairs.jsonl")) == "preference_row"
 
 
-@pytest.mark.parametrize("command", ["sft-extract", "pairs"])
+@pytest.mark.parametrize("command", ["extract", "pair"])
 def test_one_run_given_twice(work: Path, command: str) -> None:
     twice = invoke(command, "x.traces.jsonl", "x.traces.jsonl", "--out", "o.jsonl")
     failed(twice, "x.traces.jsonl is given twice")
@@ -284,19 +293,19 @@ def test_one_run_given_twice(work: Path, command: str) -> None:
 
 def test_the_output_may_not_be_an_input(work: Path) -> None:
     before = Path("x.traces.jsonl").read_bytes()
-    failed(invoke("sft-extract", "x.traces.jsonl", "--out", "x.traces.jsonl"), "x.traces.jsonl")
+    failed(invoke("extract", "x.traces.jsonl", "--out", "x.traces.jsonl"), "x.traces.jsonl")
     assert Path("x.traces.jsonl").read_bytes() == before
 
 
 def test_split_wants_step_outputs_with_task_ids(work: Path) -> None:
-    invoke("sft-extract", "x.traces.jsonl", "--out", "sft.jsonl")
-    invoke("pairs", "x.traces.jsonl", "--out", "pairs.jsonl")
+    invoke("extract", "x.traces.jsonl", "--out", "sft.jsonl")
+    invoke("pair", "x.traces.jsonl", "--out", "pairs.jsonl")
     invoke("split", "--sft", "sft.jsonl", "--pairs", "pairs.jsonl", "--out", "split")
 
     def split(sft: str, pairs: str) -> Result:
         return invoke("split", "--sft", sft, "--pairs", pairs, "--out", "again")
 
-    failed(split("x.traces.jsonl", "pairs.jsonl"), "x.traces.jsonl holds traces", "sft-extract")
+    failed(split("x.traces.jsonl", "pairs.jsonl"), "x.traces.jsonl holds traces", "extract")
     failed(split("sft.jsonl", "x.jsonl"), "x.jsonl holds run results")
     bare = "holds bare"
     failed(split("split/train/sft.jsonl", "pairs.jsonl"), f"split/train/sft.jsonl {bare} SFT")
@@ -321,17 +330,17 @@ def test_the_stage_functions_check_their_inputs(work: Path) -> None:
 
 def test_no_rows_is_a_warning(work: Path) -> None:
     Path("empty.traces.jsonl").write_text("")
-    for command in ("sft-extract", "pairs"):
-        result = invoke(command, "empty.traces.jsonl", "--out", f"{command}.jsonl")
+    for command in ("extract", "pair"):
+        result = invoke(command, "empty.traces.jsonl", "--out", f"{command}s.jsonl")
         assert result.exit_code == 0, result.output
-        assert "warning: no" in said(result) and Path(f"{command}.jsonl").read_text() == ""
-    too_long = invoke("sft-extract", "x.traces.jsonl", "--max-chars", "200", "--out", "s.jsonl")
+        assert "warning: no" in said(result) and Path(f"{command}s.jsonl").read_text() == ""
+    too_long = invoke("extract", "x.traces.jsonl", "--max-chars", "200", "--out", "s.jsonl")
     assert too_long.exit_code == 0 and "warning: no SFT rows in s.jsonl" in said(too_long)
     failed(
         invoke("split", "--sft", "s.jsonl", "--pairs", "pairs.jsonl", "--out", "split"),
         "nothing to split",
     )
-    invoke("sft-extract", "x.traces.jsonl", "--out", "sft.jsonl")
+    invoke("extract", "x.traces.jsonl", "--out", "sft.jsonl")
     result = invoke("split", "--sft", "sft.jsonl", "--pairs", "pairs.jsonl", "--out", "split")
     assert result.exit_code == 0, result.output
     assert "warning: pairs.jsonl holds no rows" in said(result)

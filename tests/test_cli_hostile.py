@@ -112,6 +112,7 @@ def failing_repo(tmp_path: Path) -> Path:
 REPO_API = ["--suite", "repo", "--policy", "openai", "--model", "m", "--max-steps", "1"]
 REPO_API += ["--sandbox", "none"]
 API = ["--policy", "openai", "--model", "m", "--no-cache", "--sandbox", "none", "--base-url"]
+API_M = ["--policy", "openai", "--model", "m"]
 DEAD_API = ["--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0", "--no-cache"]
 
 
@@ -169,7 +170,7 @@ def test_two_concurrent_runs_on_one_out_never_duplicate(cli: CLI, tmp_path: Path
             ["--max-steps", "1", "--explore", "0.9", "--test-policy", "never"],
             "test_policy 'on_final' → 'never'; max_steps 12 → 1; explore 0.0 → 0.9",
         ),
-        (["--model", "other"], "model '' → 'other'"),
+        (["--policy", "openai", "--model", "other"], "policy 'oracle' → 'openai'"),
         (["--seed", "3"], "seed 0 → 3"),
         (["--tool-protocol", "native"], "tool_protocol 'json' → 'native'"),
         (["--sandbox", "none"], "sandbox 'auto' → 'none'"),
@@ -188,10 +189,9 @@ def test_a_rerun_with_other_settings_is_refused(
 
 def test_same_settings_resume_and_may_add_tasks_and_rollouts(cli: CLI, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    assert cli("run", *TASK, "--out", out, "--concurrency", "2").returncode == 0
+    assert cli("run", *TASK, "--out", out).returncode == 0
     [first] = read_results(out)
-    # Concurrency, the cache and API timeouts change no result: not part of the settings.
-    more = [*TASK, "--task", "a_binary_search", "--rollouts", "2", "--no-cache", "--timeout", "9"]
+    more = [*TASK, "--task", "a_binary_search", "--rollouts", "2"]
     proc = cli("run", *more, "--out", out)
     assert proc.returncode == 0, output(proc)
     assert "resuming, 1 of 4 runs on disk" in output(proc)
@@ -231,12 +231,13 @@ def test_runs_without_a_settings_record_are_not_mixed(cli: CLI, tmp_path: Path) 
 
 def test_the_run_id_names_the_model_without_a_colon(cli: CLI, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    proc = cli("run", *TASK, "--model", "ft:gpt:org:x", "--out", out)
+    model = ["--policy", "openai", "--model", "ft:gpt:org:x", *DEAD_API, "--sandbox", "none"]
+    proc = cli("run", *TASK, *model, "--out", out)
     assert proc.returncode == 0, output(proc)
-    [result] = read_results(out)
-    assert result.run_id == "a_gcd_lcm:oracle@ft%3Agpt%3Aorg%3Ax:0"
+    [result] = read_results(out)  # the request fails; the run is recorded under its id
+    assert result.run_id == "a_gcd_lcm:openai@ft%3Agpt%3Aorg%3Ax:0"
     assert result.run_id.rsplit(":", 1)[-1] == "0"
-    assert "oracle@ft%3Agpt%3Aorg%3Ax on builtin" in proc.stdout
+    assert "openai@ft%3Agpt%3Aorg%3Ax on builtin" in proc.stdout
 
 
 # --- bad --out ---------------------------------------------------------------------------------
@@ -297,9 +298,10 @@ def test_a_hanging_api_request_ends_in_seconds(cli: CLI, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--timeout", "0"], "--timeout: Input should be greater than 0"),
-        (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
-        (["--explore", "2"], "--explore: Input should be less than or equal to 1"),
+        (API_M + ["--timeout", "0"], "--timeout: Input should be greater than 0"),
+        (API_M + ["--timeout", "-5"], "--timeout: Input should be greater than 0"),
+        (["--model", "m"], "--model: not an option of --policy oracle"),
+        (["--no-cache"], "--cache: not an option of --policy oracle"),
         (["--test-policy", "sometimes"], "--test-policy: Input should be 'never'"),
     ],
 )
@@ -308,7 +310,7 @@ def test_out_of_range_options_name_the_option(cli: CLI, args: list[str], message
 
 
 def test_bad_sandbox_and_retries_are_usage_errors(cli: CLI) -> None:
-    for args in (["--sandbox", "docker"], ["--max-retries", "-1"]):
+    for args in (["--sandbox", "docker"], ["--max-retries", "-1"], ["--explore", "2"]):
         proc = cli("run", *TASK, *args)
         assert proc.returncode == 2 and "Invalid value" in proc.stderr, output(proc)
 

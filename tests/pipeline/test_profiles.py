@@ -62,10 +62,10 @@ def test_apply_merges_into_params_yaml_and_refuses_a_bad_result(tmp_path: Path) 
         assert value == named.get(key, kept[key]), key  # the profile's value, else params.yaml's
     before = path.read_text()
     broken = yaml.safe_load(before)
-    broken["student"]["lora_r"] = 8  # not a student key: the merge would not validate
+    broken["finetune"]["lora_rank"] = 8  # not a finetune key: the merge would not validate
     path.write_text(yaml.safe_dump(broken))
     before = path.read_text()
-    with pytest.raises(ParamsError, match="student.lora_r"):
+    with pytest.raises(ParamsError, match="finetune.lora_rank"):
         apply_profile("together-download", path)
     assert path.read_text() == before  # untouched
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
 from repo_agent.policies.cache import ResponseCache, cache_key
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import OpenAIConfig, PolicyConfig, TogetherConfig, parse_policy
 from repo_agent.policies.factory import make_policy
 from repo_agent.records import Message, ResultLine, StepRecord, Usage
 from repo_agent.runtime.agent import RunSpec, run_episodes
@@ -56,7 +56,7 @@ def api_config(api: FakeAPI, kind: str = "openai", **kw: object) -> PolicyConfig
         retry_max_s=0.01,
         timeout_s=5.0,
     )
-    return PolicyConfig(**{**defaults, **kw})
+    return parse_policy({**defaults, **kw})
 
 
 def request(text: str = "fix it", seed: int = 0) -> PolicyRequest:
@@ -189,9 +189,9 @@ def test_connection_refused_is_retried_then_a_clear_error() -> None:
 def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
-        make_policy(PolicyConfig(kind="openai", model="gpt-4.1-mini"), [], "json")
+        make_policy(OpenAIConfig(model="gpt-4.1-mini"), [], "json")
     with pytest.raises(ValueError, match="MY_KEY"):
-        make_policy(PolicyConfig(kind="together", model="m", api_key_env="MY_KEY"), [], "json")
+        make_policy(TogetherConfig(model="m", api_key_env="MY_KEY"), [], "json")
     # A local OpenAI-compatible server needs no key.
     with FakeAPI() as api:
         [comp] = make_policy(api_config(api), [], "json").complete([request()])

@@ -224,4 +224,4 @@ def test_cli_constrain_with_the_oracle_is_a_clear_error(tmp_path, monkeypatch) -
     monkeypatch.chdir(tmp_path)
     result = cli("--constrain", "json_schema")
     assert result.exit_code == 2
-    assert "constrain applies to hf, vllm, openai and together" in result.output
+    assert "--constrain: not an option of --policy oracle" in result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tiny import texts_of
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig
 from repo_agent.policies.factory import make_policy
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.policies.oracle import OraclePolicy
@@ -66,7 +66,7 @@ def chatml_dir(tmp_path_factory, oracle_steps) -> Path:
 
 
 def policy(model: Path, constrain: str = "json_schema", **kw: object) -> HFPolicy:
-    cfg = PolicyConfig(kind="hf", model=str(model), constrain=constrain, **kw)
+    cfg = HFConfig(model=str(model), constrain=constrain, **kw)
     made = make_policy(cfg, [], "json")
     assert isinstance(made, HFPolicy)
     return made

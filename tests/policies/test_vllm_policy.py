@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from repo_agent.device import torch_facts
 from repo_agent.pipeline.params import ParamsError, parse_params
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig, PolicyConfig, VLLMConfig
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.policies.hf import HFPolicy, chat_prompt_ids
 from repo_agent.policies.schemas import action_schema
@@ -65,14 +65,14 @@ def test_the_native_protocol_is_refused_before_loading(tmp_path: Path) -> None:
 
 
 def test_config_validation() -> None:
-    config = PolicyConfig(kind="vllm", model="m", tensor_parallel_size=4, batch_size=64)
+    config = VLLMConfig(model="m", tensor_parallel_size=4, batch_size=64)
     assert batch_size_for(config) == 64
     for bad in ({"tensor_parallel_size": 0}, {"gpu_memory_utilization": 0}):
         with pytest.raises(ValidationError):
-            PolicyConfig(kind="vllm", model="m", **bad)
+            VLLMConfig(model="m", **bad)
     with pytest.raises(ValidationError, match="gpu_memory_utilization"):
-        PolicyConfig(kind="vllm", model="m", gpu_memory_utilization=1.5)
-    PolicyConfig(kind="vllm", model="m", constrain="json_schema")
+        VLLMConfig(model="m", gpu_memory_utilization=1.5)
+    VLLMConfig(model="m", constrain="json_schema")
     student = parse_params({"student": {"kind": "vllm", "model": "models/base"}}).student
     assert student.kind == "vllm"
     with pytest.raises(ParamsError, match="vllm student speaks agent.tool_protocol json only"):
@@ -80,8 +80,7 @@ def test_config_validation() -> None:
 
 
 def test_engine_arguments() -> None:
-    config = PolicyConfig(
-        kind="vllm",
+    config = VLLMConfig(
         model="/models/Qwen2.5-7B-Instruct",
         tensor_parallel_size=2,
         gpu_memory_utilization=0.8,
@@ -100,7 +99,7 @@ def test_engine_arguments() -> None:
 
 def test_sampling_arguments_greedy_and_seeded() -> None:
     req = PolicyRequest(task_id="t", run_id="r", seed=3, step=4, messages=MESSAGES)
-    greedy = sampling_kwargs(PolicyConfig(kind="vllm", top_p=0.9, max_new_tokens=64), req, 5)
+    greedy = sampling_kwargs(VLLMConfig(top_p=0.9, max_new_tokens=64), req, 5)
     assert greedy == {
         "max_tokens": 64,
         "temperature": 0.0,
@@ -108,15 +107,15 @@ def test_sampling_arguments_greedy_and_seeded() -> None:
         "skip_special_tokens": True,
         "stop_token_ids": [5],
     }
-    sampled = sampling_kwargs(PolicyConfig(kind="vllm", temperature=0.7, top_p=0.9), req, None)
+    sampled = sampling_kwargs(VLLMConfig(temperature=0.7, top_p=0.9), req, None)
     assert sampled["seed"] == 3 * 1_000_003 + 4
     assert (sampled["temperature"], sampled["top_p"]) == (0.7, 0.9)
     assert "stop_token_ids" not in sampled
 
 
 def test_structured_outputs_carry_the_protocol_schema() -> None:
-    assert structured_outputs_kwargs(PolicyConfig(kind="vllm")) is None
-    config = PolicyConfig(kind="vllm", constrain="json_schema", max_new_tokens=100)
+    assert structured_outputs_kwargs(VLLMConfig()) is None
+    config = VLLMConfig(constrain="json_schema", max_new_tokens=100)
     assert structured_outputs_kwargs(config) == {
         "json": action_schema(max_content_chars=300),
         "disable_any_whitespace": True,
@@ -125,7 +124,7 @@ def test_structured_outputs_carry_the_protocol_schema() -> None:
 
 def test_prompts_are_the_hf_policys_tokens(student_dir: Path) -> None:
     """vLLM gets token ids built exactly as the hf policy builds them (same template, same cut)."""
-    hf = HFPolicy(PolicyConfig(kind="hf", model=str(student_dir), max_prompt_tokens=64))
+    hf = HFPolicy(HFConfig(model=str(student_dir), max_prompt_tokens=64))
     long = [*MESSAGES, Message(role="user", content=" ".join(["[tool_result] x = 1"] * 40))]
     full = chat_prompt_ids(hf.tokenizer, long, 10_000)
     assert chat_prompt_ids(hf.tokenizer, long, 64) == hf._prompt_ids(long)

@@ -10,7 +10,7 @@ HELP = (
     "Make small LLMs reliable tool-using agents that fix bugs: run agents on bug-fix tasks, "
     "turn their traces into SFT rows and DPO preference pairs, and plan the fine-tuning.\n\n"
     "`dvc repro` runs the whole pipeline (rollout, extract, pair, split, finetune, eval); these "
-    "commands run its steps on files you choose. Runtime: run, view. Data: sft-extract, pairs, "
+    "commands run its steps on files you choose. Runtime: run, view. Data: extract, pair, "
     "split. Training: estimate. Tasks: tasks list | validate | generate. Params: profile list | "
     "show | apply."
 )
@@ -25,9 +25,9 @@ app.add_typer(tasks.tasks_app, name="tasks", rich_help_panel=TASKS)
 app.add_typer(profiles.profile_app, name="profile", rich_help_panel=PARAMS)
 app.command("run", rich_help_panel=RUNTIME)(runs.run)
 app.command("view", rich_help_panel=RUNTIME)(runs.view)
-app.command("sft-extract", rich_help_panel=DATA)(data.sft_extract)
-app.command("pairs", rich_help_panel=DATA)(data.make_pairs)
-app.command("split", rich_help_panel=DATA)(data.split_data)
+app.command("extract", rich_help_panel=DATA)(data.extract)
+app.command("pair", rich_help_panel=DATA)(data.pair)
+app.command("split", rich_help_panel=DATA)(data.split)
 app.command("estimate", rich_help_panel=TRAINING)(training.estimate)
 
 if __name__ == "__main__":

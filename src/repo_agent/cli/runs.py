@@ -12,12 +12,13 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from repo_agent.cli.common import PathOpt, SuiteOpt, TestCmdOpt, console, fail, load_tasks
+from repo_agent.cli.options import Options, config_options
 from repo_agent.cli.outputs import RunSettings, check_out, check_settings, open_writer
 from repo_agent.evaluation.metrics import model_metrics
 from repo_agent.inputs import file_kind
 from repo_agent.pipeline.runs import record_runs
-from repo_agent.policies.config import Constrain, PolicyConfig, PolicyKind
-from repo_agent.policies.factory import make_policy
+from repo_agent.policies.config import POLICY_CLASSES, PolicyConfig, parse_policy
+from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.records import RunResult
 from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.config import AgentConfig, Sandbox, ToolProtocol
@@ -98,45 +99,36 @@ def sandbox_caption(choice: SandboxChoice | None) -> str:
     return "no test runs (test_policy: never)" if choice is None else choice.note
 
 
+POLICY_OPTIONS = Options(
+    tuple(POLICY_CLASSES.values()),
+    build=parse_policy,
+    names={"kind": "policy", "timeout_s": "timeout"},
+    panel="Policy (params: teacher / student)",
+)
+
+
+@config_options(pol_config=POLICY_OPTIONS)
 def run(
+    pol_config: PolicyConfig,
     suite: SuiteOpt = "builtin",
     path: PathOpt = None,
     test_cmd: TestCmdOpt = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="task id (repeatable)")] = None,
     all_tasks: Annotated[bool, typer.Option("--all", help="every task of the suite")] = False,
-    policy: Annotated[PolicyKind, typer.Option(help="who acts")] = "oracle",
-    model: Annotated[str, typer.Option(help="model path or name (local or API)")] = "",
     tool_protocol: Annotated[ToolProtocol, typer.Option(help="json | native")] = "json",
-    constrain: Annotated[
-        Constrain,
-        typer.Option(help="none | json_schema: decode under the protocol's JSON schema"),
-    ] = "none",
     test_policy: Annotated[str, typer.Option(help="never | on_final | after_write")] = "on_final",
     sandbox: Annotated[Sandbox, typer.Option(help="test runs: auto | bwrap | none")] = "auto",
     rollouts: Annotated[int, typer.Option(min=1, help="runs per task")] = 1,
     max_steps: Annotated[int, typer.Option(min=1)] = 12,
-    explore: Annotated[float, typer.Option(help="oracle detour probability")] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
-    base_url: Annotated[
-        str | None, typer.Option(help="API endpoint (openai: OpenAI-compatible server)")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="APIs: seconds per request", show_default="120")
-    ] = None,
-    max_retries: Annotated[
-        int | None, typer.Option(min=0, help="APIs: retries of a failed request", show_default="5")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="API requests in flight")] = 4,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")] = False,
 ) -> None:
     """Run a policy on tasks and print a summary table."""
     if suite == "repo" and not task:
         all_tasks = True  # the repo suite is one task
     if bool(task) == all_tasks:
         fail("give --task ID (repeatable) or --all")
-    api = {"timeout_s": timeout, "max_retries": max_retries}
     try:
         config = AgentConfig(
             tool_protocol=tool_protocol,
@@ -144,32 +136,23 @@ def run(
             max_steps=max_steps,
             sandbox=sandbox,
         )
-        pol_config = PolicyConfig(
-            kind=policy,
-            model=model,
-            explore=explore,
-            constrain=constrain,
-            base_url=base_url,
-            concurrency=concurrency,
-            cache=not no_cache,
-            **{k: v for k, v in api.items() if v is not None},
-        )
     except ValidationError as exc:
-        fail(exc, options={"timeout_s": "timeout"})
+        fail(exc)
+    policy, model = pol_config.kind, getattr(pol_config, "model", "")
     settings = RunSettings(
         suite=suite,
         path=str(path.expanduser().resolve()) if path is not None else None,
         test_cmd=(test_cmd or DEFAULT_TEST_CMD) if suite == "repo" else test_cmd,
         policy=policy,
         model=model,
-        base_url=base_url,
+        base_url=getattr(pol_config, "base_url", None),
         tool_protocol=tool_protocol,
         test_policy=test_policy,
         max_steps=max_steps,
-        explore=explore,
+        explore=getattr(pol_config, "explore", 0.0),
         seed=seed,
         sandbox=sandbox,
-        constrain=constrain,
+        constrain=getattr(pol_config, "constrain", "none"),
     )
     files = check_out(out) if out is not None else None
     with ExitStack() as held:
@@ -201,7 +184,7 @@ def run(
         writer = open_writer(files, settings, force) if files is not None else None
         label = run_label(policy, model)
         specs = run_specs(chosen, label, rollouts, seed, role="run")
-        lines = record_runs(specs, pol, config, writer, "runs", max(8, concurrency))
+        lines = record_runs(specs, pol, config, writer, "runs", max(8, batch_size_for(pol_config)))
     table = summarize([line.result for line in lines], f"{label} on {suite}")
     table.caption = sandbox_caption(sandbox_choice)
     console.print(table)

@@ -14,8 +14,8 @@ from repo_agent.yamlfile import ConfigModel, Seed, Unique
 class ExtractParams(ConfigModel):
     """Which teacher steps become SFT rows (see data.extract)."""
 
-    require_success: bool = False
-    dedupe: bool = True
+    require_success: bool = Field(False, description="only steps of runs whose tests passed")
+    dedupe: bool = Field(True, description="drop repeated (state, action) rows")
     max_chars: int = Field(6000, ge=200, description="drop rows longer than this (chars)")
 
 
@@ -27,7 +27,9 @@ class RubricParams(ConfigModel):
     unseen_path_penalty: float = Field(
         2.0, ge=0, description="read a path no observation named (guessed or memorised)"
     )
-    premature_final_penalty: float = Field(3.0, ge=0)
+    premature_final_penalty: float = Field(
+        3.0, ge=0, description="final before anything was written"
+    )
     blind_write_penalty: float = Field(3.0, ge=0, description="write before reading the file")
     read_after_grep_reward: float = Field(1.0, ge=0, description="read a file a grep hit")
     localised_write_reward: float = Field(2.0, ge=0, description="write a read, grep-hit file")
@@ -55,12 +57,14 @@ class PairParams(ConfigModel):
         default_factory=lambda: list(get_args(CorruptionName)),
         description="synthetic corruptions of the teacher's action to draw from",
     )
-    corruptions_per_step: int = Field(1, ge=0)
-    seed: Seed = 0
+    corruptions_per_step: int = Field(
+        1, ge=0, description="corrupted actions per kept teacher step"
+    )
+    seed: Seed = Field(0, description="seed of the corruptions")
 
 
 class SplitParams(ConfigModel):
     """Train / held-out split by task (data.split)."""
 
-    heldout_fraction: float = Field(0.2, gt=0, lt=1)
-    seed: Seed = 0
+    heldout_fraction: float = Field(0.2, gt=0, lt=1, description="share of task groups held out")
+    seed: Seed = Field(0, description="seed of the split")

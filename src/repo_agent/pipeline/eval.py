@@ -13,7 +13,7 @@ from repo_agent.pipeline.io import stage_params, timed_stage
 from repo_agent.pipeline.params import Params, eval_stage, split_arm
 from repo_agent.pipeline.runs import record_runs
 from repo_agent.pipeline.served import model_endpoint, served_policy
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig, PolicyConfig, replace_policy
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
 from repo_agent.runtime.agent import RunSpec, run_specs
@@ -31,7 +31,7 @@ def model_policy_config(
     model, constrained = split_arm(arm)
     cfg = served_policy(params, model, temperature, paths.CACHE_EVAL / arm, endpoint=endpoint)
     if constrained:  # validated again: an oracle cannot be constrained
-        cfg = PolicyConfig(**(cfg.model_dump() | {"constrain": "json_schema"}))
+        cfg = replace_policy(cfg, constrain="json_schema")
     return cfg
 
 
@@ -92,7 +92,7 @@ def _run_pass(
 def runs_on_this_cpu(cfg: PolicyConfig) -> bool:
     """Whether the policy computes on this machine's CPU (an hf model without CUDA): then its
     greedy and sampled passes, independent runs, go side by side in two processes."""
-    return cfg.kind == "hf" and cfg.device == "cpu"
+    return isinstance(cfg, HFConfig) and cfg.device == "cpu"
 
 
 def _side_by_side(

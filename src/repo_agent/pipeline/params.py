@@ -15,10 +15,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from repo_agent.data.config import ExtractParams, PairParams, RubricParams, SplitParams
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import OracleConfig, PolicyConfig
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.suites.config import SuiteParams
-from repo_agent.training.config import FinetuneParams, StudentParams
+from repo_agent.training.config import FinetuneParams, HFStudent, StudentParams
 from repo_agent.yamlfile import ConfigModel, Seed, Unique, load_yaml
 
 
@@ -115,8 +115,8 @@ class EvalParams(ConfigModel):
 class Params(ConfigModel):
     suite: SuiteParams = Field(default_factory=SuiteParams)
     agent: AgentConfig = Field(default_factory=AgentConfig)
-    teacher: PolicyConfig = Field(default_factory=lambda: PolicyConfig(kind="oracle", explore=0.3))
-    student: StudentParams = Field(default_factory=StudentParams)
+    teacher: PolicyConfig = Field(default_factory=lambda: OracleConfig(explore=0.3))
+    student: StudentParams = Field(default_factory=HFStudent)
     rollout: RolloutParams = Field(default_factory=RolloutParams)
     extract: ExtractParams = Field(default_factory=ExtractParams)
     rubric: RubricParams = Field(default_factory=RubricParams)

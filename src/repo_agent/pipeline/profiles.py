@@ -1,6 +1,8 @@
 """Params profiles: named YAML fragments (src/repo_agent/profiles/*.yaml) that a user starts
 from, e.g. "Qwen2.5-7B-Instruct on one 80 GB GPU". A profile is merged key by key into
-params.yaml (or shown as `dvc exp run -S` options) and validated by the params models."""
+params.yaml (or shown as `dvc exp run -S` options) and validated by the params models; a
+section that names a `kind` (teacher, student) replaces the whole section, since which keys a
+policy has depends on its kind."""
 
 from __future__ import annotations
 
@@ -40,34 +42,40 @@ def load_profile(name: str) -> dict[str, Any]:
 
 
 def merged(base: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `fragment` laid over it: mappings merge key by key, anything else replaces.
+    """`base` with `fragment` laid over it: mappings merge key by key, anything else replaces,
+    and so does a mapping with a `kind`.
 
     >>> merged({"a": {"x": 1, "y": 2}, "b": [1]}, {"a": {"y": 3}, "b": [2]})
     {'a': {'x': 1, 'y': 3}, 'b': [2]}
+    >>> merged({"t": {"kind": "oracle", "explore": 0.3}}, {"t": {"kind": "hf"}})
+    {'t': {'kind': 'hf'}}
     """
     out = dict(base)
     for key, value in fragment.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "kind" not in value:
             out[key] = merged(out[key], value)
         else:
             out[key] = value
     return out
 
 
-def set_options(fragment: dict[str, Any], prefix: str = "") -> list[str]:
-    """The fragment as `dvc exp run` options, one `-S key=value` per leaf (lists in flow form).
+def set_options(fragment: dict[str, Any], prefix: str = "", add: bool = False) -> list[str]:
+    """The fragment as `dvc exp run` options, one `-S key=value` per leaf (lists in flow form);
+    a section with a `kind` is deleted (`~key`) and added anew (`+key=value`), as `merged` does.
 
     >>> set_options({"eval": {"grammar": ["sft", "dpo"], "samples": 2}, "student": {"kind": "hf"}})
-    ["-S 'eval.grammar=[sft, dpo]'", '-S eval.samples=2', '-S student.kind=hf']
+    ["-S 'eval.grammar=[sft, dpo]'", '-S eval.samples=2', "-S '~student'", '-S +student.kind=hf']
     """
     options = []
     for key, value in fragment.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            options += set_options(value, f"{path}.")
+            renew = "kind" in value and not add
+            options += [f"-S '~{path}'"] if renew else []
+            options += set_options(value, f"{path}.", add or renew)
             continue
         text = _flow(value)
-        option = f"{path}={text}"
+        option = f"{'+' if add else ''}{path}={text}"
         quote = any(c in option for c in " []{}*?$'\"")
         options.append(f"-S '{option}'" if quote else f"-S {option}")
     return options

@@ -12,7 +12,7 @@ from typing import Any
 
 from repo_agent.pipeline import paths
 from repo_agent.pipeline.params import EvalModel, Params
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import PolicyConfig, replace_policy
 from repo_agent.training.student import student_model_path
 
 MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
@@ -62,7 +62,7 @@ def served_policy(
         update |= {"kind": record["provider"], "model": endpoint}
     else:
         update |= {"kind": record["provider"], "model": record["model"]}
-    return params.student.policy(**update)
+    return replace_policy(params.student, **update)
 
 
 @contextmanager

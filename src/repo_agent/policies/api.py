@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from repo_agent.policies.cache import ResponseCache, cache_key
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import APIConfig
 from repo_agent.policies.responses import parse_chat_response, usage_cost
 from repo_agent.policies.schemas import (
     strict_response_format,
@@ -52,7 +52,7 @@ class APIPolicy:
     provider: ClassVar[str] = "api"
     default_key_env: ClassVar[str] = ""
 
-    def __init__(self, config: PolicyConfig, name: str) -> None:
+    def __init__(self, config: APIConfig, name: str) -> None:
         if not config.model:
             raise ValueError(f"policy {config.kind!r} needs a model name (--model / model:)")
         self.config = config

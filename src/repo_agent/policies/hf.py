@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig
 from repo_agent.policies.schemas import action_schema
 from repo_agent.records import Completion, Message, Usage
 from repo_agent.runtime.policy import PolicyRequest
@@ -67,7 +67,7 @@ class HFPolicy:
 
     trusted = False  # model-written code: tests need the sandbox or an explicit `none`
 
-    def __init__(self, config: PolicyConfig, name: str = "hf") -> None:
+    def __init__(self, config: HFConfig, name: str = "hf") -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

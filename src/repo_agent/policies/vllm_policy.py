@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import VLLMConfig
 from repo_agent.policies.hf import CHARS_PER_TOKEN, chat_prompt_ids
 from repo_agent.policies.schemas import action_schema
 from repo_agent.records import Completion, Message, Usage
@@ -56,11 +56,11 @@ def check_vllm() -> None:
         raise VLLMUnavailableError(reason)
 
 
-def engine_kwargs(config: PolicyConfig, dtype: str) -> dict[str, Any]:
+def engine_kwargs(config: VLLMConfig, dtype: str) -> dict[str, Any]:
     """Arguments of `vllm.LLM(...)`: the model (a local path or hub name), its precision, the
     GPUs and memory share, and a context just long enough for the prompt and the action.
 
-    >>> engine_kwargs(PolicyConfig(kind="vllm", model="models/sft", max_new_tokens=256),
+    >>> engine_kwargs(VLLMConfig(model="models/sft", max_new_tokens=256),
     ...               "bfloat16")["max_model_len"]
     2304
     """
@@ -74,15 +74,13 @@ def engine_kwargs(config: PolicyConfig, dtype: str) -> dict[str, Any]:
     }
 
 
-def sampling_kwargs(
-    config: PolicyConfig, request: PolicyRequest, eos: int | None
-) -> dict[str, Any]:
+def sampling_kwargs(config: VLLMConfig, request: PolicyRequest, eos: int | None) -> dict[str, Any]:
     """Arguments of `vllm.SamplingParams(...)` for one state, without the structured-outputs
     object (the caller builds it from `structured_outputs_kwargs`). Greedy at temperature 0;
     when sampling, a per-state seed from the run's seed and step, as the hf policy seeds.
 
     >>> req = PolicyRequest(task_id="t", run_id="r", seed=1, step=2, messages=[])
-    >>> sampling_kwargs(PolicyConfig(kind="vllm", temperature=0.5), req, 7)["seed"]
+    >>> sampling_kwargs(VLLMConfig(temperature=0.5), req, 7)["seed"]
     1000005
     """
     kwargs: dict[str, Any] = {
@@ -98,7 +96,7 @@ def sampling_kwargs(
     return kwargs
 
 
-def structured_outputs_kwargs(config: PolicyConfig) -> dict[str, Any] | None:
+def structured_outputs_kwargs(config: VLLMConfig) -> dict[str, Any] | None:
     """Arguments of `StructuredOutputsParams(...)` under `constrain: json_schema`, else None:
     the protocol's schema (write_file content bounded by the token budget, as for hf) and no
     free whitespace (an untrained model pads JSON with it until the budget runs out)."""
@@ -141,7 +139,7 @@ class VLLMPolicy:
 
     trusted = False  # model-written code: tests need the sandbox or an explicit `none`
 
-    def __init__(self, config: PolicyConfig, name: str = "vllm") -> None:
+    def __init__(self, config: VLLMConfig, name: str = "vllm") -> None:
         check_vllm()
         from transformers import AutoTokenizer
         from vllm import LLM

@@ -3,12 +3,20 @@ student's build settings. Pure pydantic, so collecting params loads no training 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from repo_agent.device import Device
-from repo_agent.policies.config import PolicyConfig, PolicyKind
+from repo_agent.policies.config import (
+    HFConfig,
+    HFKeys,
+    OpenAIConfig,
+    PolicyBase,
+    TogetherConfig,
+    VLLMConfig,
+    by_kind,
+)
 from repo_agent.yamlfile import ConfigModel, Seed
 
 
@@ -48,16 +56,42 @@ class StudentBuild(ConfigModel):
         return kv_heads
 
 
-class StudentParams(PolicyConfig):
-    """The student policy; `model: builtin-tiny` builds the embedded model into models/base."""
+class LocalStudent(ConfigModel):
+    """What a local student adds to its policy: `model: builtin-tiny` builds the embedded model
+    into models/base."""
 
-    kind: PolicyKind = "hf"
     model: str = "builtin-tiny"
     build: StudentBuild = Field(default_factory=StudentBuild)
 
-    def policy(self, **update: object) -> PolicyConfig:
-        """The student as a plain policy config (without `build`), with fields replaced."""
-        return PolicyConfig(**(self.model_dump(exclude={"build"}) | update))
+
+class HFStudent(LocalStudent, HFConfig):
+    """A student run with transformers (the default: the embedded model on the CPU)."""
+
+
+class VLLMStudent(LocalStudent, VLLMConfig):
+    """A student run with vLLM; its fine-tunes run with vLLM too."""
+
+
+class OpenAIStudent(HFKeys, OpenAIConfig):
+    """A student served by an OpenAI-compatible API; the hf keys set how fine-tunes downloaded
+    into models/ (finetune.remote.serve: download) run."""
+
+
+class TogetherStudent(HFKeys, TogetherConfig):
+    """A student served by Together; the hf keys set how fine-tunes downloaded into models/
+    (finetune.remote.serve: download) run."""
+
+
+STUDENT_CLASSES: dict[str, type[PolicyBase]] = {
+    "hf": HFStudent,
+    "vllm": VLLMStudent,
+    "openai": OpenAIStudent,
+    "together": TogetherStudent,
+}
+# The `student:` section: one of the classes above, chosen by `kind` (hf unless it names one).
+StudentParams = Annotated[
+    HFStudent | VLLMStudent | OpenAIStudent | TogetherStudent, by_kind(STUDENT_CLASSES, "hf")
+]
 
 
 ServeMode = Literal["name", "download", "endpoint"]
