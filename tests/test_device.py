@@ -21,7 +21,7 @@ from repo_agent.device import (
     resolve_placement,
     torch_facts,
 )
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig
 
 CPU_BOX = TorchFacts(cuda=False, bf16=False, gpus=0)
 GPU = TorchFacts(cuda=True, bf16=True, gpus=2)
@@ -70,7 +70,7 @@ def test_auto_is_todays_cpu_float32_without_a_gpu_and_bf16_on_one() -> None:
     assert resolve_placement("auto", "auto", GPU) == Placement("cuda", "bfloat16")
     assert resolve_placement("auto", "auto", OLD_GPU) == Placement("cuda", "float16")
     # The params' defaults: the CPU in float32 even on a GPU box (the default stays CPU-only).
-    default = PolicyConfig(kind="hf")
+    default = HFConfig()
     assert resolve_placement(default.device, default.dtype, GPU, default.device_map) == Placement(
         "cpu", "float32"
     )
@@ -86,12 +86,12 @@ def test_device_map_auto_falls_back_to_one_cpu_without_a_gpu() -> None:
 
 def test_device_map_auto_with_device_cpu_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="device_map: auto spreads a model over GPUs"):
-        PolicyConfig(kind="hf", device="cpu", device_map="auto")
-    PolicyConfig(kind="hf", device="auto", device_map="auto")
+        HFConfig(device="cpu", device_map="auto")
+    HFConfig(device="auto", device_map="auto")
     with pytest.raises(ValidationError, match="device"):
-        PolicyConfig(kind="hf", device="gpu")  # type: ignore[arg-type]
+        HFConfig(device="gpu")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="dtype"):
-        PolicyConfig(kind="hf", dtype="int8")  # type: ignore[arg-type]
+        HFConfig(dtype="int8")  # type: ignore[arg-type]
 
 
 @pytest.mark.skipif(torch_facts().cuda, reason="torch sees a CUDA GPU here")
@@ -100,4 +100,4 @@ def test_without_a_gpu_cuda_fails_at_once(tmp_path) -> None:
     from repo_agent.policies.hf import HFPolicy
 
     with pytest.raises(DeviceError, match="torch sees no CUDA GPU"):
-        HFPolicy(PolicyConfig(kind="hf", model=str(tmp_path / "nothing-here"), device="cuda"))
+        HFPolicy(HFConfig(model=str(tmp_path / "nothing-here"), device="cuda"))

@@ -10,8 +10,8 @@ import sys
 import pytest
 from import_graph import ROOT, closure, cycles, dvc_stages, graph, module_files
 
-# Which folders a folder may import from (the layers of docs/architecture.md, bottom to top). "core" is the
-# shared vocabulary at the package root: records, files, formats, traces, progress.
+# Which folders a folder may import from (the layers of docs/architecture.md, bottom to top).
+# "core" is the package root: records, files, formats, traces, progress, device, retries, ...
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "runtime": {"core"},

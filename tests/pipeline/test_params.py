@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -69,6 +69,8 @@ def test_empty_params_are_the_defaults(tmp_path: Path) -> None:
         ({"agent": {"max_step": 3}}, "agent.max_step"),
         ({"student": {"build": {"layers": 3}}}, "student.build.layers"),
         ({"teacher": {"modle": "x"}}, "teacher.modle"),
+        ({"teacher": {"dtype": "auto"}}, "teacher.dtype"),  # a key of another kind
+        ({"student": {"kind": "together", "build": {}}}, "student.build"),
     ],
 )
 def test_unknown_keys_are_errors_naming_the_key(raw: dict[str, Any], key: str) -> None:
@@ -179,7 +181,7 @@ REFUSED = [
     ("finetune.sft.learning_rate", 5, "finetune.sft.learning_rate", "less than or equal to 1"),
     ("finetune.seed", -1, "finetune.seed", "greater than or equal to 0"),
     ("eval.seed", 2**32, "eval.seed", "less than 4294967296"),
-    ("teacher.retry_max_s", 0.1, "teacher", "retry_max_s (0.1) is below retry_base_s (0.5)"),
+    ("teacher.explore", 1.5, "teacher.explore", "less than or equal to 1"),
     ("finetune.remote.retry_max_s", 0.5, "finetune.remote", "below retry_base_s (1.0)"),
     # inf and nan
     ("finetune.sft.learning_rate", float("inf"), "finetune.sft.learning_rate", "finite number"),
@@ -203,7 +205,7 @@ REFUSED = [
     ("extract.dedupe", 1, "extract.dedupe", "valid boolean"),
     ("rubric.loop_penalty", "1.5", "rubric.loop_penalty", "valid number"),
     ("rubric.min_margin", True, "rubric.min_margin", "valid number"),
-    ("teacher.temperature", "0", "teacher.temperature", "valid number"),
+    ("student.temperature", "0", "student.temperature", "valid number"),
     ("finetune.remote.batch_size", "8", "finetune.remote.batch_size", "valid integer"),
     ("suite.max_tasks", True, "suite.max_tasks", "valid integer"),
 ]
@@ -292,11 +294,12 @@ def test_the_test_configs_still_load(tmp_path: Path, key: str, value: object) ->
 
 
 def section_models(model: type[BaseModel]) -> set[type[BaseModel]]:
+    """The model and every model its fields hold, the members of a union (by kind) included."""
     out = {model}
     for field in model.model_fields.values():
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            out |= section_models(kind)
+        for kind in (field.annotation, *get_args(field.annotation)):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                out |= section_models(kind)
     return out
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import write_quixbugs
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import OracleConfig
 from repo_agent.policies.factory import make_policy
 from repo_agent.policies.oracle import (
     MAX_PLAN_STEPS,
@@ -470,12 +470,12 @@ def test_a_task_without_fix_is_an_oracle_error(bsearch_task: Task) -> None:
 
 
 def test_make_policy_builds_the_oracle(bsearch_task: Task) -> None:
-    policy = make_policy(PolicyConfig(explore=0.3), [bsearch_task], "json")
+    policy = make_policy(OracleConfig(explore=0.3), [bsearch_task], "json")
     assert isinstance(policy, OraclePolicy) and policy.name == "oracle" and policy.explore == 0.3
     with pytest.raises(ValueError):
-        PolicyConfig(explore=1.5)
+        OracleConfig(explore=1.5)
     with pytest.raises(ValueError):
-        PolicyConfig(kind="oracle", surprise=True)
+        OracleConfig(surprise=True)
 
 
 @pytest.mark.parametrize(

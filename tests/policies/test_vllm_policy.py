@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from repo_agent.device import torch_facts
 from repo_agent.pipeline.params import ParamsError, parse_params
-from repo_agent.policies.config import HFConfig, PolicyConfig, VLLMConfig
+from repo_agent.policies.config import HFConfig, VLLMConfig
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.policies.hf import HFPolicy, chat_prompt_ids
 from repo_agent.policies.schemas import action_schema
@@ -54,12 +54,12 @@ def test_making_the_policy_without_vllm_or_a_gpu_fails_at_once_with_the_reason(
     student_dir: Path,
 ) -> None:
     with pytest.raises(VLLMUnavailableError) as err:
-        make_policy(PolicyConfig(kind="vllm", model=str(student_dir)), [], "json")
+        make_policy(VLLMConfig(model=str(student_dir)), [], "json")
     assert str(err.value) == UNAVAILABLE
 
 
 def test_the_native_protocol_is_refused_before_loading(tmp_path: Path) -> None:
-    config = PolicyConfig(kind="vllm", model=str(tmp_path / "no-model-here"))
+    config = VLLMConfig(model=str(tmp_path / "no-model-here"))
     with pytest.raises(ValueError, match="json tool protocol only"):
         make_policy(config, [], "native")
 

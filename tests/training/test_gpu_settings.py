@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from repo_agent.device import DeviceError
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.training.config import FinetuneParams
 from repo_agent.training.launch import TrainJob, train
@@ -53,7 +53,7 @@ def test_lora_with_gradient_checkpointing_saves_merged_full_weights(
     assert before.keys() == after.keys()  # a plain model: LoRA merged in, no lora_ tensors
     assert any(not torch.equal(before[k], after[k]) for k in before)
     # The hf policy loads it as any model.
-    HFPolicy(PolicyConfig(kind="hf", model=str(tmp_path / "sft"), max_new_tokens=4))
+    HFPolicy(HFConfig(model=str(tmp_path / "sft"), max_new_tokens=4))
 
 
 def test_merge_adapter_gives_the_adapted_models_outputs(tmp_path, student_dir) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from repo_agent.policies.config import PolicyConfig
+from repo_agent.policies.config import HFConfig
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.records import Message
 from repo_agent.runtime.policy import PolicyRequest
@@ -141,7 +141,7 @@ def test_live_dir_gets_dvclive_metrics_and_weights_stay_identical(
 
 def test_hf_policy_generates_one_message_per_request_in_batches(student_dir: Path) -> None:
     policy = HFPolicy(
-        PolicyConfig(kind="hf", model=str(student_dir), max_new_tokens=8, batch_size=2)
+        HFConfig(model=str(student_dir), max_new_tokens=8, batch_size=2)
     )
     msgs = [Message(role="system", content="s"), Message(role="user", content="Task: fix")]
     reqs = [PolicyRequest(task_id="t", run_id=f"r{i}", messages=msgs) for i in range(3)]
@@ -154,12 +154,12 @@ def test_hf_policy_generates_one_message_per_request_in_batches(student_dir: Pat
 
 
 def test_untrained_student_is_stopped_once_its_output_cannot_be_json(student_dir: Path) -> None:
-    policy = HFPolicy(PolicyConfig(kind="hf", model=str(student_dir), max_new_tokens=64))
+    policy = HFPolicy(HFConfig(model=str(student_dir), max_new_tokens=64))
     msgs = [Message(role="system", content="s"), Message(role="user", content="Task: fix")]
     out = policy.complete([PolicyRequest(task_id="t", run_id="r", messages=msgs)])[0]
     assert out.usage.completion_tokens < 64  # a random model never opens with "{"
     assert isinstance(parse_json_action(out.message.content), ParseError)
     full = HFPolicy(
-        PolicyConfig(kind="hf", model=str(student_dir), max_new_tokens=64, stop_on_non_json=False)
+        HFConfig(model=str(student_dir), max_new_tokens=64, stop_on_non_json=False)
     ).complete([PolicyRequest(task_id="t", run_id="r", messages=msgs)])[0]
     assert full.usage.completion_tokens > out.usage.completion_tokens

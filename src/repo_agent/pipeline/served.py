@@ -12,7 +12,7 @@ from typing import Any
 
 from repo_agent.pipeline import paths
 from repo_agent.pipeline.params import EvalModel, Params
-from repo_agent.policies.config import PolicyConfig, replace_policy
+from repo_agent.policies.config import OracleConfig, PolicyConfig, replace_policy
 from repo_agent.training.student import student_model_path
 
 MODEL_DIRS = {"sft": paths.MODELS_SFT, "dpo": paths.MODELS_DPO}
@@ -27,12 +27,12 @@ def remote_record(model: EvalModel, model_dir: Path | None = None) -> dict[str, 
 
 
 def labeller_config(params: Params, cache_dir: Path | None = None) -> PolicyConfig:
-    """The teacher without its seeded detours: how it labels student states and how
-    eval@teacher serves it."""
-    update: dict[str, Any] = {"explore": 0.0}
+    """The teacher without its seeded detours (an oracle's `explore`): how it labels student
+    states and how eval@teacher serves it."""
+    update: dict[str, Any] = {"explore": 0.0} if isinstance(params.teacher, OracleConfig) else {}
     if cache_dir is not None:
         update["cache_dir"] = str(cache_dir)
-    return params.teacher.model_copy(update=update)
+    return replace_policy(params.teacher, **update)
 
 
 def served_policy(

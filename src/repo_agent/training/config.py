@@ -61,6 +61,8 @@ class LocalStudent(ConfigModel):
     into models/base."""
 
     model: str = "builtin-tiny"
+    # Room for a write_file action that carries a whole file.
+    max_new_tokens: int = Field(768, ge=1)
     build: StudentBuild = Field(default_factory=StudentBuild)
 
 
