@@ -140,9 +140,7 @@ def test_live_dir_gets_dvclive_metrics_and_weights_stay_identical(
 
 
 def test_hf_policy_generates_one_message_per_request_in_batches(student_dir: Path) -> None:
-    policy = HFPolicy(
-        HFConfig(model=str(student_dir), max_new_tokens=8, batch_size=2)
-    )
+    policy = HFPolicy(HFConfig(model=str(student_dir), max_new_tokens=8, batch_size=2))
     msgs = [Message(role="system", content="s"), Message(role="user", content="Task: fix")]
     reqs = [PolicyRequest(task_id="t", run_id=f"r{i}", messages=msgs) for i in range(3)]
     out = policy.complete(reqs)
