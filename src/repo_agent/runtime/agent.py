@@ -1,6 +1,6 @@
 """The agent loop: episodes advanced in lock-step so a policy can answer many states at once.
 
-Keys are masked at three boundaries: what the policy says (`Episode._reply`), what the agent
+Keys are masked at three boundaries: what the policy says (`read_reply`), what the agent
 is shown (`shown`: the goal, tool results, test output) and what is stored (`Episode.records`).
 """
 
@@ -16,7 +16,6 @@ from itertools import takewhile
 from typing import Any
 
 from repo_agent.records import (
-    Action,
     Completion,
     FinalAction,
     Message,
@@ -31,12 +30,11 @@ from repo_agent.runtime.loops import LoopDetector, reflection_prompt
 from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted
 from repo_agent.runtime.protocol import (
     ParseError,
-    ParseErrorCode,
     error_messages,
     fit_context,
     goal_message,
     observation_messages,
-    parse_action,
+    read_reply,
     system_prompt,
 )
 from repo_agent.runtime.sandbox import SandboxChoice, choose_sandbox
@@ -44,7 +42,7 @@ from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.tools import ToolLimits, execute_tool, openai_tool_schemas, truncate
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.secrets import scrub, scrub_message
+from repo_agent.secrets import scrub
 
 # Threads that run finished episodes' tests (subprocesses) while the loop steps the others.
 JUDGES = min(4, os.cpu_count() or 1)
@@ -128,7 +126,7 @@ class Episode:
             self._end(f"policy error: {completion.error}")
             return
         cfg = self.config
-        msg, parsed = self._reply(completion)
+        msg, parsed = read_reply(completion, cfg.tool_protocol)
         self.messages.append(msg)
         record = StepRecord(
             task_id=self.task.id,
@@ -163,21 +161,6 @@ class Episode:
             self._end(f"step limit reached (max_steps={cfg.max_steps})")
         elif time.monotonic() > self.deadline:
             self._end(f"wall-time limit reached (max_wall_s={cfg.max_wall_s})")
-
-    def _reply(self, completion: Completion) -> tuple[Message, Action | ParseError]:
-        """The assistant message and its parsed action, keys masked: a reply may echo a key it
-        was shown, and JSON escapes ("\\u0073k-...") can spell one its text did not show."""
-        msg = completion.message
-        msg = msg.model_copy(update={"role": "assistant", "content": msg.content or ""})
-        msg = scrub_message(msg)
-        parsed = scrub_parsed(parse_action(msg, self.config.tool_protocol))
-        if isinstance(parsed, ParseError) and completion.truncated:
-            parsed = ParseError(
-                ParseErrorCode.TRUNCATED,
-                f"the reply reached the token budget before it was complete "
-                f"({parsed.code.value}: {parsed.detail})",
-            )
-        return msg, parsed
 
     def _call_tool(self, action: ToolCallAction) -> tuple[str, list[str], bool]:
         flags = self.detector.check(action)
@@ -279,16 +262,6 @@ def _cannot_start(outcome: TestOutcome) -> str:
     prefix = "test command cannot start: "
     lines = outcome.output.strip().splitlines() or ["no reason given"]
     return prefix + lines[0].removeprefix(prefix)
-
-
-def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
-    """The parsed action with keys masked in its strings."""
-    if isinstance(parsed, FinalAction):
-        return parsed.model_copy(update={"summary": scrub(parsed.summary)})
-    if isinstance(parsed, ParseError):
-        return ParseError(parsed.code, scrub(parsed.detail))
-    args = {k: scrub(v) if isinstance(v, str) else v for k, v in parsed.args.items()}
-    return parsed if args == parsed.args else parsed.model_copy(update={"args": args})
 
 
 OnDone = Callable[[list[StepRecord], ResultLine], None]
