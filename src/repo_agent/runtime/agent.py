@@ -188,7 +188,7 @@ class Episode:
         outcome = self._run_tests(min(self.task.spec.timeout_s, remaining))
         tail = outcome.output[-1500:]
         if outcome.could_not_start:
-            self._end(_cannot_start(outcome))
+            self._end(outcome.start_error())
             return f"\n[tests could not start]\n{tail}"
         return f"\n[tests {'passed' if outcome.passed else 'failed'}]\n{tail}"
 
@@ -218,7 +218,7 @@ class Episode:
         # The judge is not the agent's work: it gets the task's own timeout.
         outcome = self._run_tests(self.task.spec.timeout_s)
         if outcome.could_not_start:
-            self.error = self.error or _cannot_start(outcome)
+            self.error = self.error or outcome.start_error()
         return outcome.passed, outcome.output, diff
 
     def records(self, success: bool, test_output: str | None, diff: str) -> ResultLine:
@@ -258,15 +258,6 @@ def _stored(text: str | None) -> str | None:
     return scrub(text) if text else text
 
 
-def _cannot_start(outcome: TestOutcome) -> str:
-    prefix = "test command cannot start: "
-    lines = outcome.output.strip().splitlines() or ["no reason given"]
-    return prefix + lines[0].removeprefix(prefix)
-
-
-OnDone = Callable[[list[StepRecord], ResultLine], None]
-
-
 def sandbox_for(policy: Policy, config: AgentConfig) -> SandboxChoice | None:
     """Where this policy's test runs will go (None: test_policy never), decided before its
     first request; raises SandboxError for an untrusted policy that would run unsandboxed."""
@@ -279,7 +270,7 @@ def run_episodes(
     specs: Iterable[RunSpec],
     policy: Policy,
     config: AgentConfig,
-    on_done: OnDone,
+    on_done: Callable[[list[StepRecord], ResultLine], None],
     batch_size: int = 8,
     on_step: Callable[[int], None] | None = None,
     judges: int = JUDGES,
