@@ -1,7 +1,8 @@
 """The agent loop: episodes advanced in lock-step so a policy can answer many states at once.
 
-Keys are masked at three boundaries: what the policy says (`read_reply`), what the agent
-is shown (`shown`: the goal, tool results, test output) and what is stored (`Episode.records`).
+Keys are masked at three boundaries: what the policy says (`protocol.read_reply`), what the
+agent is shown (`shown`: the goal, tool results, test output) and what is stored (the texts
+of the result line, in `Episode.records`).
 """
 
 from __future__ import annotations
