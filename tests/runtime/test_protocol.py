@@ -6,11 +6,10 @@ import json
 import string
 
 import pytest
-from conftest import fake_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repo_agent.records import Completion, FinalAction, Message, NativeToolCall, ToolCallAction
+from repo_agent.records import FinalAction, Message, NativeToolCall, ToolCallAction
 from repo_agent.runtime.protocol import (
     EXPECTED_SHAPE,
     PROTOCOL_ERROR_PREFIX,
@@ -27,7 +26,6 @@ from repo_agent.runtime.protocol import (
     parse_json_action,
     parse_native_action,
     parse_observation,
-    read_reply,
     render_action,
     system_prompt,
 )
@@ -329,37 +327,6 @@ def test_observation_messages_and_parse_observation() -> None:
     assert tool == Message(role="tool", tool_call_id="call_3", content="a.py:1: x")
     assert parse_observation(tool) is None
     assert parse_observation(Message(role="user", content="Task: fix")) is None
-
-
-def test_read_reply_masks_keys_also_where_escapes_spell_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    key = fake_key("sk-proj-", 3)
-    monkeypatch.setenv("OPENAI_API_KEY", key)
-    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
-    text = '{"type":"final","summary":"' + escaped + '"} ' + key
-    msg, parsed = read_reply(Completion(message=Message(role="user", content=text)), "json")
-    assert msg.role == "assistant" and key not in msg.content and "***" in msg.content
-    assert isinstance(parsed, ParseError) and parsed.code == ParseErrorCode.NOT_ONE_OBJECT
-    assert key not in parsed.detail
-    final = '{"type":"final","summary":"' + escaped + '"}'
-    _, parsed = read_reply(Completion(message=Message(role="assistant", content=final)), "json")
-    assert parsed == FinalAction(summary="***")
-    # A native reply without text gets empty content.
-    msg, _ = read_reply(Completion(message=Message(role="assistant", content=None)), "native")
-    assert msg.content == ""
-
-
-def test_read_reply_marks_a_cut_reply_that_does_not_parse() -> None:
-    cut = Completion(message=Message(role="assistant", content='{"type":"fi'), truncated=True)
-    _, parsed = read_reply(cut, "json")
-    assert isinstance(parsed, ParseError) and parsed.code == ParseErrorCode.TRUNCATED
-    assert "(invalid_json:" in parsed.detail
-    whole = '{"type":"final","summary":"ok"}'
-    _, parsed = read_reply(
-        cut.model_copy(update={"message": Message(role="assistant", content=whole)}), "json"
-    )
-    assert parsed == FinalAction(summary="ok")  # a cut reply that parses is kept
 
 
 def test_error_messages_answer_every_native_call() -> None:

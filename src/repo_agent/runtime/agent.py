@@ -1,6 +1,6 @@
 """The agent loop: episodes advanced in lock-step so a policy can answer many states at once.
 
-Keys are masked at three boundaries: what the policy says (`protocol.read_reply`), what the
+Keys are masked at three boundaries: what the policy says (`policy.read_reply`), what the
 agent is shown (`shown`: the goal, tool results, test output) and what is stored (the texts
 of the result line, in `Episode.records`).
 """
@@ -28,14 +28,13 @@ from repo_agent.records import (
 )
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.loops import LoopDetector, reflection_prompt
-from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted
+from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted, read_reply
 from repo_agent.runtime.protocol import (
     ParseError,
     error_messages,
     fit_context,
     goal_message,
     observation_messages,
-    read_reply,
     system_prompt,
 )
 from repo_agent.runtime.sandbox import SandboxChoice, choose_sandbox

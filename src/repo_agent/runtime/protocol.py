@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from repo_agent.records import Action, Completion, FinalAction, Message, ToolCallAction
+from repo_agent.records import Action, FinalAction, Message, ToolCallAction
 from repo_agent.runtime.config import ToolProtocol
 from repo_agent.runtime.tools import THOUGHT, TOOLS
-from repo_agent.secrets import scrub, scrub_message
 
 TOOL_RESULT_PREFIX = "[tool_result]"
 PROTOCOL_ERROR_PREFIX = "[protocol_error]"
@@ -211,35 +210,6 @@ def parse_action(message: Message, protocol: ToolProtocol) -> Action | ParseErro
     if protocol == "json":
         return parse_json_action(message.content)
     return parse_native_action(message)
-
-
-def read_reply(
-    completion: Completion, protocol: ToolProtocol
-) -> tuple[Message, Action | ParseError]:
-    """A policy's reply as the next assistant message and its parsed action, keys masked in
-    both: a reply may echo a key it was shown, and JSON escapes ("\\u0073k-...") can spell one
-    that its text did not show. A reply cut by the token budget that does not parse is
-    TRUNCATED."""
-    msg = completion.message
-    msg = scrub_message(msg.model_copy(update={"role": "assistant", "content": msg.content or ""}))
-    parsed = scrub_parsed(parse_action(msg, protocol))
-    if isinstance(parsed, ParseError) and completion.truncated:
-        parsed = ParseError(
-            ParseErrorCode.TRUNCATED,
-            f"the reply reached the token budget before it was complete "
-            f"({parsed.code.value}: {parsed.detail})",
-        )
-    return msg, parsed
-
-
-def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
-    """The parsed action with keys masked in its strings."""
-    if isinstance(parsed, FinalAction):
-        return parsed.model_copy(update={"summary": scrub(parsed.summary)})
-    if isinstance(parsed, ParseError):
-        return ParseError(parsed.code, scrub(parsed.detail))
-    args = {k: scrub(v) if isinstance(v, str) else v for k, v in parsed.args.items()}
-    return parsed if args == parsed.args else parsed.model_copy(update={"args": args})
 
 
 def render_action(action: Action) -> str:
