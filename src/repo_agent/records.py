@@ -107,7 +107,7 @@ class StepRecord(Strict):
 
 
 class RunResult(Strict):
-    """One record per run: exactly the fields of DESIGN.md."""
+    """One record per run: exactly the fields of docs/architecture.md."""
 
     task_id: str
     run_id: str

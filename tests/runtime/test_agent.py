@@ -10,9 +10,17 @@ import pytest
 from conftest import fake_key
 
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.records import Completion, Message, NativeToolCall, ResultLine, StepRecord
+from repo_agent.records import (
+    Completion,
+    FinalAction,
+    Message,
+    NativeToolCall,
+    ResultLine,
+    StepRecord,
+    ToolCallAction,
+)
 from repo_agent.runtime import agent as agent_module
-from repo_agent.runtime.agent import Episode, RunSpec, run_episodes
+from repo_agent.runtime.agent import Episode, RunSpec, run_episodes, step_counts
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import (
@@ -26,7 +34,7 @@ from repo_agent.runtime.task import Task, TaskSpec
 from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.runtime.workspace import Workspace
 
-# The run result fields, exactly as DESIGN.md lists them.
+# The run result fields, exactly as docs/architecture.md lists them.
 DESIGN_FIELDS = {
     "task_id", "run_id", "success", "steps", "tool_calls", "files_touched", "error",
     "duration_s", "final_summary", "test_output", "metadata", "reflection_count",
@@ -417,6 +425,34 @@ def test_episode_can_be_driven_by_hand(bsearch_task: Task) -> None:
     steps, line = ep.finish()
     assert len(steps) == 2 and line.policy == "hand" and line.role == "run"
     assert not ep.ws.root.exists()
+
+
+def test_step_counts_follow_from_the_steps() -> None:
+    def step(k: int, **fields: object) -> StepRecord:
+        out = Message(role="assistant", content="")
+        return StepRecord(
+            task_id="t", run_id="r", policy="p", step=k, messages=[], raw_output=out, **fields
+        )
+
+    grep = ToolCallAction(name="grep", args={"pattern": "x"})
+    read = ToolCallAction(name="read_file", args={"rel_path": "a.py"})
+    steps = [
+        step(0, action=grep),
+        step(1, parse_error="invalid_json"),
+        step(2, action=read),
+        step(3, action=grep, loop_flags=["repeat_grep"]),  # reflected, still a call
+        step(4, parse_error="empty"),
+        step(5, action=FinalAction(summary="done")),
+    ]
+    assert step_counts(steps) == {
+        "steps": 6,
+        "tool_calls": 3,
+        "tool_breakdown": {"grep": 2, "read_file": 1},
+        "reflection_count": 1,
+        "loop_detections": 1,
+        "parse_errors": 2,
+    }
+    assert step_counts([])["tool_breakdown"] == {} and step_counts([])["steps"] == 0
 
 
 def test_config_rejects_unknown_and_bad_values() -> None:

@@ -18,6 +18,7 @@ from repo_agent.runtime.protocol import (
     ParseError,
     ParseErrorCode,
     action_message,
+    error_messages,
     executed_calls,
     fit_context,
     observation_messages,
@@ -326,6 +327,20 @@ def test_observation_messages_and_parse_observation() -> None:
     assert tool == Message(role="tool", tool_call_id="call_3", content="a.py:1: x")
     assert parse_observation(tool) is None
     assert parse_observation(Message(role="user", content="Task: fix")) is None
+
+
+def test_error_messages_answer_every_native_call() -> None:
+    calls = [NativeToolCall(id=i, function={"name": "rm", "arguments": "{}"}) for i in ("c1", "c2")]
+    native = Message(role="assistant", content="", tool_calls=calls)
+    assert error_messages("native", native, "bad") == [
+        Message(role="tool", tool_call_id="c1", content="bad"),
+        Message(role="tool", tool_call_id="c2", content="bad"),
+    ]
+    # JSON protocol, or a native reply without calls: one user message.
+    for protocol in ("json", "native"):
+        plain = Message(role="assistant", content="hi")
+        assert error_messages(protocol, plain, "bad") == [Message(role="user", content="bad")]
+    assert error_messages("json", native, "bad") == [Message(role="user", content="bad")]
 
 
 def test_executed_calls_skip_errors_and_reflections() -> None:

@@ -88,6 +88,7 @@ def test_a_command_that_cannot_start(tmp_path: Path, test_cmd: str, why: str, sa
     assert out.could_not_start and not out.passed and not out.timed_out
     first = out.output.splitlines()[0]
     assert first.startswith("test command cannot start: ") and why in first
+    assert out.start_error() == first
 
 
 def test_a_command_bwrap_cannot_exec_cannot_start(tmp_path: Path) -> None:

@@ -523,19 +523,23 @@ def test_create_copies_files_and_skips_vcs_dirs(tmp_path: Path) -> None:
     (src / "m.py").write_text("m = 1\n", encoding="utf-8")
     extra = tmp_path / "extra.py"
     extra.write_text("e = 1\n", encoding="utf-8")
-    ws = Workspace.create({"sub/extra.py": extra}, source_root=src)
-    try:
+    with Workspace.create({"sub/extra.py": extra}, source_root=src) as ws:
         assert ws.root != src.resolve()
         assert ws.list_files(".") == ["m.py", "sub/extra.py"]
         assert not (ws.root / ".git").exists() and not (ws.root / ".venv").exists()
-        assert ws.snapshot() == {"m.py": "m = 1\n", "sub/extra.py": "e = 1\n"}
         assert ws.baseline == {"m.py": "m = 1\n", "sub/extra.py": "e = 1\n"}
         assert not (ws.root / ".env").exists() and not (ws.root / ".env.local").exists()
         assert not (ws.root / "cfg" / ".env.d").exists()
         ws.write_text("m.py", "m = 2\n")
         assert (src / "m.py").read_text(encoding="utf-8") == "m = 1\n"  # the source is untouched
-    finally:
-        ws.cleanup()
+    assert not ws.root.exists()
+
+
+def test_a_workspace_is_removed_when_its_block_raises(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("a = 1\n", encoding="utf-8")
+    with pytest.raises(KeyError), Workspace.create({}, tmp_path) as ws:
+        assert ws.read_text("a.py") == "a = 1\n"
+        raise KeyError
     assert not ws.root.exists()
 
 

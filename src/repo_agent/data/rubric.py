@@ -6,51 +6,21 @@ model: every score comes from the protocol, the loop detector and what the state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from repo_agent.data.config import RubricParams
 from repo_agent.records import Action, FinalAction, Message, ToolCallAction
 from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
-from repo_agent.runtime.loops import LoopDetector
-from repo_agent.runtime.protocol import ParseError, executed_calls, parse_action
+from repo_agent.runtime.conversation import ConversationState
+from repo_agent.runtime.protocol import ParseError, parse_action
 from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
 
-
-@dataclass(frozen=True)
-class StateView:
-    """What a state shows: loop history, files read (with size), grep hits, writes, and every
-    path an observation named (listed, hit, read or written)."""
-
-    detector: LoopDetector
-    read_sizes: dict[str, int]
-    grep_hit_paths: set[str]
-    written: set[str]
-    seen_paths: set[str]
+StateView = ConversationState  # what the scorers read: a replayed state
 
 
 def view_state(
     messages: list[Message], protocol: ToolProtocol, small_read_chars: int = SMALL_READ_CHARS
 ) -> StateView:
     """Replay the executed calls of a state."""
-    detector = LoopDetector(small_read_chars=small_read_chars)
-    read_sizes: dict[str, int] = {}
-    hits: set[str] = set()
-    written: set[str] = set()
-    listed: set[str] = set()
-    for action, obs in executed_calls(messages, protocol):
-        detector.check(action)
-        if obs.startswith("error:"):
-            continue
-        if action.name == "list_files":
-            listed |= {line.strip() for line in obs.splitlines() if line and line[0] not in ".("}
-        elif action.name == "read_file":
-            path = norm_rel_path(action.args["rel_path"])
-            read_sizes[path] = max(read_sizes.get(path, 0), len(obs))
-        elif action.name == "grep":
-            hits |= {line.split(":", 1)[0] for line in obs.splitlines() if ":" in line}
-        elif action.name == "write_file":
-            written.add(norm_rel_path(action.args["rel_path"]))
-    return StateView(detector, read_sizes, hits, written, listed | hits | set(read_sizes) | written)
+    return ConversationState.replay(messages, protocol, small_read_chars)
 
 
 def hard_constraints(parsed: Action | ParseError, r: RubricParams) -> float:

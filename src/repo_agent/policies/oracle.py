@@ -6,16 +6,16 @@ import difflib
 import posixpath
 import random
 import re
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from repo_agent.records import Action, Completion, FinalAction, ToolCallAction, Usage
 from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.conversation import ConversationState
 from repo_agent.runtime.loops import LoopDetector
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import action_message, executed_calls, parse_action
 from repo_agent.runtime.task import Task
-from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
+from repo_agent.runtime.tools import DEFAULT_READ_CHARS
 from repo_agent.runtime.workspace import is_ignored, is_secret
 
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)")
@@ -49,34 +49,6 @@ def localisation_pattern(original: str, fixed: str) -> str:
     changed = old[line] if line < len(old) else ""
     ident = _IDENT.search(changed)
     return re.escape(ident.group(0)) if ident else re.escape(changed.strip()[:30] or "def ")
-
-
-@dataclass
-class _State:
-    listed: set[str]
-    greps: list[tuple[str, str]]  # (pattern, observation)
-    full_reads: set[str]
-    any_reads: set[str]
-    last_write: dict[str, str]
-
-
-def _state(req: PolicyRequest, protocol: ToolProtocol) -> _State:
-    st = _State(set(), [], set(), set(), {})
-    for action, obs in executed_calls(req.messages, protocol):
-        if obs.startswith("error:"):
-            continue
-        a = action.args
-        if action.name == "list_files":
-            st.listed.add(norm_rel_path(a.get("rel_dir", ".")))
-        elif action.name == "grep":
-            st.greps.append((a["pattern"], obs))
-        elif action.name == "read_file":
-            st.any_reads.add(norm_rel_path(a["rel_path"]))
-            if "[truncated:" not in obs:
-                st.full_reads.add(norm_rel_path(a["rel_path"]))
-        elif action.name == "write_file":
-            st.last_write[norm_rel_path(a["rel_path"])] = a["content"]
-    return st
 
 
 class OraclePolicy:
@@ -127,7 +99,7 @@ class OraclePolicy:
             plan = self.plan(task, req.seed, req.run_id)
             if on_plan(req, plan, self.protocol):
                 return plan[req.step]
-        return best_action(task, _state(req, self.protocol))
+        return best_action(task, ConversationState.replay(req.messages, self.protocol))
 
     def plan(self, task: Task, seed: int, run_id: str) -> list[Action]:
         """The run's seeded exploring plan (memoised: it reads the task's files)."""
@@ -140,7 +112,7 @@ class OraclePolicy:
         return self._plans[key]
 
 
-def best_action(task: Task, st: _State) -> Action:
+def best_action(task: Task, st: ConversationState) -> Action:
     """The plain (explore 0) next action on a state: restore, read, write, localise, list."""
     assert task.fix
     targets = sorted(task.fix)
@@ -159,11 +131,11 @@ def best_action(task: Task, st: _State) -> Action:
             name="write_file", args={"rel_path": first, "content": task.fix[first]}
         )
     localised = any(any(p in obs for p in targets) for _, obs in st.greps) or bool(
-        st.any_reads & set(targets)
+        st.read_sizes.keys() & set(targets)
     )
     if localised:
         return _read(first, _round_up(len(task.original_text(first) or "") + 100, 500))
-    if not st.listed:
+    if not st.listed_dirs:
         return ToolCallAction(name="list_files", args={"rel_dir": "."})
     pattern = localisation_pattern(task.original_text(first) or "", task.fix[first])
     if any(p == pattern for p, _ in st.greps):

@@ -1,4 +1,9 @@
-"""The agent loop: episodes advanced in lock-step so a policy can answer many states at once."""
+"""The agent loop: episodes advanced in lock-step so a policy can answer many states at once.
+
+Keys are masked at three boundaries: what the policy says (`policy.read_reply`), what the
+agent is shown (`shown`: the goal, tool results, test output) and what is stored (the texts
+of the result line, in `Episode.records`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import takewhile
+from typing import Any
 
 from repo_agent.records import (
-    Action,
     Completion,
     FinalAction,
     Message,
@@ -22,14 +28,13 @@ from repo_agent.records import (
 )
 from repo_agent.runtime.config import AgentConfig
 from repo_agent.runtime.loops import LoopDetector, reflection_prompt
-from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted
+from repo_agent.runtime.policy import Policy, PolicyRequest, is_trusted, read_reply
 from repo_agent.runtime.protocol import (
     ParseError,
-    ParseErrorCode,
+    error_messages,
     fit_context,
     goal_message,
     observation_messages,
-    parse_action,
     system_prompt,
 )
 from repo_agent.runtime.sandbox import SandboxChoice, choose_sandbox
@@ -37,7 +42,7 @@ from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.tools import ToolLimits, execute_tool, openai_tool_schemas, truncate
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.secrets import scrub, scrub_message
+from repo_agent.secrets import scrub
 
 # Threads that run finished episodes' tests (subprocesses) while the loop steps the others.
 JUDGES = min(4, os.cpu_count() or 1)
@@ -62,18 +67,36 @@ def run_specs(
     ]
 
 
+def step_counts(steps: list[StepRecord]) -> dict[str, Any]:
+    """The run result's counters, which follow from its recorded steps."""
+    calls = Counter(s.action.name for s in steps if isinstance(s.action, ToolCallAction))
+    loops = sum(bool(s.loop_flags) for s in steps)  # each one answered with a reflection
+    return {
+        "steps": len(steps),
+        "tool_calls": calls.total(),
+        "tool_breakdown": dict(calls),
+        "reflection_count": loops,
+        "loop_detections": loops,
+        "parse_errors": sum(s.parse_error is not None for s in steps),
+    }
+
+
+def shown(text: str, max_chars: int | None = None) -> str:
+    """Text the agent is shown, keys masked, then cut (a cut could leave a key's head too short
+    to recognise)."""
+    text = scrub(text)
+    return text if max_chars is None else truncate(text, max_chars)
+
+
 class Episode:
     """One run of one task: builds requests, applies completions, ends with a result."""
 
     def __init__(self, spec: RunSpec, config: AgentConfig, policy_name: str) -> None:
-        self.spec = spec
-        self.task = spec.task
-        self.config = config
-        self.policy_name = policy_name
+        self.spec, self.task, self.config, self.policy_name = spec, spec.task, config, policy_name
         self.ws = Workspace.create(self.task.files, self.task.source_root)
         self.messages: list[Message] = [
             Message(role="system", content=system_prompt(config.tool_protocol)),
-            Message(role="user", content=goal_message(scrub(self.task.spec.goal))),
+            Message(role="user", content=goal_message(shown(self.task.spec.goal))),
         ]
         self.steps: list[StepRecord] = []
         self.detector = LoopDetector(
@@ -83,16 +106,8 @@ class Episode:
         self.deadline = self.started + config.max_wall_s
         self.done = False
         self.error: str | None = None
-        self.final_summary: str | None = None
-        self.parse_errors = 0
-        self.consecutive_parse_errors = 0
-        self.loop_detections = 0
-        self.reflection_count = 0
-        self.tool_calls = 0
-        self.test_runs = 0
-        self.tool_breakdown: Counter[str] = Counter()
+        self.test_runs = 0  # not steps: a test run follows a write, or judges the run
         self.files_touched: list[str] = []
-        self.usage = Usage()
         self._tools = openai_tool_schemas() if config.tool_protocol == "native" else None
 
     def request(self) -> PolicyRequest:
@@ -111,20 +126,8 @@ class Episode:
             self._end(f"policy error: {completion.error}")
             return
         cfg = self.config
-        msg = completion.message.model_copy(update={"role": "assistant"})
-        if msg.content is None:
-            msg = msg.model_copy(update={"content": ""})
-        # Scrubbed before it is recorded or sent again: a reply may echo a key it was shown.
-        msg = scrub_message(msg)
-        self.usage = self.usage + completion.usage
+        msg, parsed = read_reply(completion, cfg.tool_protocol)
         self.messages.append(msg)
-        parsed = scrub_parsed(parse_action(msg, cfg.tool_protocol))
-        if isinstance(parsed, ParseError) and completion.truncated:
-            parsed = ParseError(
-                ParseErrorCode.TRUNCATED,
-                f"the reply reached the token budget before it was complete "
-                f"({parsed.code.value}: {parsed.detail})",
-            )
         record = StepRecord(
             task_id=self.task.id,
             run_id=self.spec.run_id,
@@ -134,54 +137,35 @@ class Episode:
             raw_output=msg,
             usage=completion.usage,
         )
-        call_id = msg.tool_calls[0].id if msg.tool_calls else None
         if isinstance(parsed, ParseError):
-            self.parse_errors += 1
-            self.consecutive_parse_errors += 1
-            record.parse_error = parsed.code.value
-            record.parse_error_detail = parsed.detail
+            record.parse_error, record.parse_error_detail = parsed.code.value, parsed.detail
             record.observation = parsed.message()
-            self._answer_all_calls(msg, record.observation)
-            if self.consecutive_parse_errors >= cfg.max_consecutive_parse_errors:
-                self._end(
-                    f"{self.consecutive_parse_errors} consecutive parse errors "
-                    f"(last: {parsed.code.value})"
-                )
+            self.messages += error_messages(cfg.tool_protocol, msg, record.observation)
         elif isinstance(parsed, FinalAction):
-            self.consecutive_parse_errors = 0
             record.action = parsed
-            self.final_summary = parsed.summary
             self.done = True
         else:
-            self.consecutive_parse_errors = 0
             record.action = parsed
             record.observation, record.loop_flags, record.tool_error = self._call_tool(parsed)
+            call_id = msg.tool_calls[0].id if msg.tool_calls else None
             self.messages += observation_messages(
                 cfg.tool_protocol, parsed.name, record.observation, call_id
             )
         self.steps.append(record)
-        if not self.done and len(self.steps) >= cfg.max_steps:
+        errors = len(list(takewhile(lambda s: s.parse_error, reversed(self.steps))))
+        if self.done:
+            return
+        if errors >= cfg.max_consecutive_parse_errors:
+            self._end(f"{errors} consecutive parse errors (last: {record.parse_error})")
+        elif len(self.steps) >= cfg.max_steps:
             self._end(f"step limit reached (max_steps={cfg.max_steps})")
-        elif not self.done and time.monotonic() > self.deadline:
+        elif time.monotonic() > self.deadline:
             self._end(f"wall-time limit reached (max_wall_s={cfg.max_wall_s})")
 
-    def _answer_all_calls(self, msg: Message, text: str) -> None:
-        # Function-calling APIs require an answer to every tool call id.
-        if self.config.tool_protocol == "native" and msg.tool_calls:
-            self.messages += [
-                Message(role="tool", tool_call_id=c.id, content=text) for c in msg.tool_calls
-            ]
-        else:
-            self.messages.append(Message(role="user", content=text))
-
     def _call_tool(self, action: ToolCallAction) -> tuple[str, list[str], bool]:
-        self.tool_calls += 1
-        self.tool_breakdown[action.name] += 1
         flags = self.detector.check(action)
         if flags:
-            self.loop_detections += 1
-            self.reflection_count += 1
-            return scrub(reflection_prompt(flags, action)), flags, False
+            return shown(reflection_prompt(flags, action)), flags, False
         # The deadline bounds the call itself (a grep over a huge tree), not just the steps.
         result = execute_tool(
             self.ws, action.name, action.args, ToolLimits(), deadline=self.deadline
@@ -194,8 +178,7 @@ class Episode:
                 self.files_touched.append(path)
             if self.config.test_policy == "after_write":
                 text += self._tests_after_write()
-        # Scrubbed whole, then cut: a cut could leave a key's head too short to recognise.
-        return truncate(scrub(text), self.config.max_observation_chars), [], not result.ok
+        return shown(text, self.config.max_observation_chars), [], not result.ok
 
     def _tests_after_write(self) -> str:
         """The test verdict shown to the agent; the run gets only its remaining wall time."""
@@ -203,12 +186,11 @@ class Episode:
         if remaining <= 0:
             return "\n[tests not run: wall-time limit reached]"
         outcome = self._run_tests(min(self.task.spec.timeout_s, remaining))
-        tail = scrub(outcome.output)[-1500:]  # scrubbed before the cut, as in _call_tool
+        tail = outcome.output[-1500:]
         if outcome.could_not_start:
-            self._end(_cannot_start(outcome))
+            self._end(outcome.start_error())
             return f"\n[tests could not start]\n{tail}"
-        verdict = "passed" if outcome.passed else "failed"
-        return f"\n[tests {verdict}]\n{tail}"
+        return f"\n[tests {'passed' if outcome.passed else 'failed'}]\n{tail}"
 
     def _run_tests(self, timeout_s: float) -> TestOutcome:
         cfg = self.config
@@ -220,80 +202,60 @@ class Episode:
             max_output_chars=cfg.max_test_output_chars,
         )
         self.test_runs += int(not outcome.could_not_start)
-        return outcome
+        return replace(outcome, output=shown(outcome.output))
 
     def _end(self, error: str) -> None:
         self.error = error
         self.done = True
 
-    def finish(self) -> tuple[list[StepRecord], ResultLine]:
-        """Judge the run (tests, unless test_policy is never), clean up, build the records."""
-        success, test_output = False, None
-        try:
-            diff = self.ws.diff(self.files_touched)
-            if self.config.test_policy != "never":
-                if diff:
-                    # The judge is not the agent's work: it gets the task's own timeout.
-                    outcome = self._run_tests(self.task.spec.timeout_s)
-                    if outcome.could_not_start:
-                        self.error = self.error or _cannot_start(outcome)
-                    success, test_output = outcome.passed, outcome.output
-                else:
-                    test_output = "(not run: the workspace is unchanged, so the tests still fail)"
-        finally:
-            self.ws.cleanup()
-        # Everything stored is scrubbed; the diff and test output may hold what the agent wrote.
-        diff = scrub(diff)
-        test_output = scrub(test_output) if test_output else test_output
-        error = scrub(self.error) if self.error else None
-        summary = scrub(self.final_summary) if self.final_summary else self.final_summary
+    def judge(self) -> tuple[bool, str | None, str]:
+        """Success, test output and diff of the agent's work (tests unless test_policy never)."""
+        diff = self.ws.diff(self.files_touched)
+        if self.config.test_policy == "never":
+            return False, None, diff
+        if not diff:
+            return False, "(not run: the workspace is unchanged, so the tests still fail)", diff
+        # The judge is not the agent's work: it gets the task's own timeout.
+        outcome = self._run_tests(self.task.spec.timeout_s)
+        if outcome.could_not_start:
+            self.error = self.error or outcome.start_error()
+        return outcome.passed, outcome.output, diff
+
+    def records(self, success: bool, test_output: str | None, diff: str) -> ResultLine:
+        """The run's result line, its texts scrubbed (the diff may hold a key from the task's
+        files, the error one from the policy)."""
+        last = self.steps[-1].action if self.steps else None
         result = RunResult(
             task_id=self.task.id,
             run_id=self.spec.run_id,
             success=success,
-            steps=len(self.steps),
-            tool_calls=self.tool_calls,
             files_touched=self.files_touched,
-            error=error,
+            error=_stored(self.error),
             duration_s=round(time.monotonic() - self.started, 3),
-            final_summary=summary,
-            test_output=test_output,
+            final_summary=_stored(last.summary if isinstance(last, FinalAction) else None),
+            test_output=_stored(test_output),
             metadata=self.task.metadata,
-            reflection_count=self.reflection_count,
-            loop_detections=self.loop_detections,
-            parse_errors=self.parse_errors,
             test_runs=self.test_runs,
-            tool_breakdown=dict(self.tool_breakdown),
+            **step_counts(self.steps),
         )
-        line = ResultLine(
+        return ResultLine(
             policy=self.policy_name,
             role=self.spec.role,
             seed=self.spec.seed,
-            usage=self.usage,
-            diff=diff,
+            usage=sum((s.usage for s in self.steps), Usage()),
+            diff=scrub(diff),
             result=result,
         )
-        return self.steps, line
+
+    def finish(self) -> tuple[list[StepRecord], ResultLine]:
+        """Judge the run, clean up, build the records."""
+        with self.ws:
+            verdict = self.judge()
+        return self.steps, self.records(*verdict)
 
 
-def _cannot_start(outcome: TestOutcome) -> str:
-    prefix = "test command cannot start: "
-    lines = scrub(outcome.output).strip().splitlines() or ["no reason given"]
-    return prefix + lines[0].removeprefix(prefix)
-
-
-def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
-    """The parsed action with keys masked in its strings: JSON escapes ("\\u0073k-...") can spell
-    a key that the raw reply, scrubbed as text, did not show."""
-    if isinstance(parsed, FinalAction):
-        return parsed.model_copy(update={"summary": scrub(parsed.summary)})
-    if isinstance(parsed, ParseError):
-        return ParseError(parsed.code, scrub(parsed.detail))
-    args = {k: scrub(v) if isinstance(v, str) else v for k, v in parsed.args.items()}
-    return parsed if args == parsed.args else parsed.model_copy(update={"args": args})
-
-
-OnDone = Callable[[list[StepRecord], ResultLine], None]
+def _stored(text: str | None) -> str | None:
+    return scrub(text) if text else text
 
 
 def sandbox_for(policy: Policy, config: AgentConfig) -> SandboxChoice | None:
@@ -308,7 +270,7 @@ def run_episodes(
     specs: Iterable[RunSpec],
     policy: Policy,
     config: AgentConfig,
-    on_done: OnDone,
+    on_done: Callable[[list[StepRecord], ResultLine], None],
     batch_size: int = 8,
     on_step: Callable[[int], None] | None = None,
     judges: int = JUDGES,

@@ -1,4 +1,5 @@
-"""The Policy protocol: a batch of conversation states in, one assistant message each out."""
+"""The Policy protocol: a batch of conversation states in, one assistant message each out,
+read as the next action."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from repo_agent.records import Completion, Message
+from repo_agent.records import Action, Completion, FinalAction, Message
+from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action
+from repo_agent.secrets import scrub, scrub_message
 
 
 class PolicyRequest(BaseModel):
@@ -39,3 +43,32 @@ class Policy(Protocol):
 def is_trusted(policy: Policy) -> bool:
     """Whether the code this policy writes is ours (see Policy)."""
     return getattr(policy, "trusted", False) is True
+
+
+def read_reply(
+    completion: Completion, protocol: ToolProtocol
+) -> tuple[Message, Action | ParseError]:
+    """A policy's reply as the next assistant message and its parsed action, keys masked in
+    both: a reply may echo a key it was shown, and JSON escapes ("\\u0073k-...") can spell one
+    that its text did not show. A reply cut by the token budget that does not parse is
+    TRUNCATED."""
+    msg = completion.message
+    msg = scrub_message(msg.model_copy(update={"role": "assistant", "content": msg.content or ""}))
+    parsed = scrub_parsed(parse_action(msg, protocol))
+    if isinstance(parsed, ParseError) and completion.truncated:
+        parsed = ParseError(
+            ParseErrorCode.TRUNCATED,
+            f"the reply reached the token budget before it was complete "
+            f"({parsed.code.value}: {parsed.detail})",
+        )
+    return msg, parsed
+
+
+def scrub_parsed(parsed: Action | ParseError) -> Action | ParseError:
+    """The parsed action with keys masked in its strings."""
+    if isinstance(parsed, FinalAction):
+        return parsed.model_copy(update={"summary": scrub(parsed.summary)})
+    if isinstance(parsed, ParseError):
+        return ParseError(parsed.code, scrub(parsed.detail))
+    args = {k: scrub(v) if isinstance(v, str) else v for k, v in parsed.args.items()}
+    return parsed if args == parsed.args else parsed.model_copy(update={"args": args})

@@ -247,6 +247,14 @@ def observation_messages(
     return [Message(role="user", content=f"{TOOL_RESULT_PREFIX} {tool_name}\n{text}")]
 
 
+def error_messages(protocol: ToolProtocol, reply: Message, text: str) -> list[Message]:
+    """Messages that answer a refused reply: function-calling APIs require an answer to every
+    tool call id."""
+    if protocol == "native" and reply.tool_calls:
+        return [Message(role="tool", tool_call_id=c.id, content=text) for c in reply.tool_calls]
+    return [Message(role="user", content=text)]
+
+
 def fit_context(messages: list[Message], max_chars: int) -> list[Message]:
     """Drop the oldest steps (whole assistant turns) until the conversation fits max_chars.
 

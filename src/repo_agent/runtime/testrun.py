@@ -32,6 +32,7 @@ CHUNK = 1 << 16
 # After the command's main process ends, how long leftover writers may keep the output open.
 GRACE_S = 1.0
 POLL_S = 0.05  # only where pidfd_open is missing
+CANNOT_START = "test command cannot start: "  # line 1 of a could_not_start outcome's output
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class TestOutcome:
     could_not_start: bool = False  # not found, not executable, unparseable: line 1 says why
     sandbox: str = "none"  # what actually ran the command: "bwrap" or "none"
     cut_chars: int = 0  # output chars dropped between the kept head and tail
+
+    def start_error(self) -> str:
+        """Why the command could not start, as line 1 of its output says, with the prefix."""
+        lines = self.output.strip().splitlines() or ["no reason given"]
+        return CANNOT_START + lines[0].removeprefix(CANNOT_START)
 
 
 def command_argv(test_cmd: str) -> list[str]:
@@ -100,7 +106,7 @@ class HeadTail:
 def _cannot_start(why: str, sandbox: str, start: float) -> TestOutcome:
     return TestOutcome(
         False,
-        f"test command cannot start: {why}",
+        f"{CANNOT_START}{why}",
         time.monotonic() - start,
         could_not_start=True,
         sandbox=sandbox,
@@ -261,7 +267,7 @@ def run_tests(
         return replace(outcome, passed=False, output=f"{outcome.output}\n{note}", timed_out=True)
     why = _exit_says_cannot_start(proc.returncode, outcome.output, bwrap is not None)
     if why:
-        text = f"test command cannot start: `{test_cmd}`: {why}\n{outcome.output}".rstrip("\n")
+        text = f"{CANNOT_START}`{test_cmd}`: {why}\n{outcome.output}".rstrip("\n")
         return replace(outcome, passed=False, output=text, could_not_start=True)
     return outcome
 

@@ -253,6 +253,12 @@ class Workspace:
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
     def resolve(self, rel: str) -> Path:
         """Map a relative path to a real path inside the workspace, or raise WorkspaceError."""
         if not isinstance(rel, str):
@@ -379,15 +385,6 @@ class Workspace:
         if path.is_symlink():
             raise WorkspaceError(f"{rel_path!r} is a symbolic link; refusing to write through it")
         path.write_text(content, encoding="utf-8")
-
-    def snapshot(self) -> dict[str, str]:
-        """All text files, relative path -> content (for diffs)."""
-        out = {}
-        for rel in self.list_files("."):
-            text = self.read_text_or_none(rel, 1_000_000)
-            if text is not None:
-                out[rel] = text
-        return out
 
     def current(self, rel: str) -> Content | None:
         """What the workspace file `rel` holds now; None if it is missing, is not a regular

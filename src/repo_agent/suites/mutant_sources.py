@@ -73,12 +73,9 @@ def _is_test_file(rel: str) -> bool:
 def programs_from_repo(root: Path, test_cmd: str, timeout_s: float = 60.0) -> list[SourceProgram]:
     """One program per non-test Python file of a repository whose tests pass."""
     root = root.resolve()
-    ws = Workspace.create({}, root, prefix="ra-mutant-check-")
-    try:
+    with Workspace.create({}, root, prefix="ra-mutant-check-") as ws:
         outcome = run_tests(ws.root, test_cmd, timeout_s)
         files = [f for f in ws.list_files(".", 20_000) if f.endswith(".py")]
-    finally:
-        ws.cleanup()
     if not outcome.passed:
         tail = "\n".join(outcome.output.strip().splitlines()[-5:])
         raise MutantError(f"{root}: the tests must pass before mutating (`{test_cmd}`):\n{tail}")

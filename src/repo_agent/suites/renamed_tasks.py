@@ -45,13 +45,10 @@ def failure_signature(output: str) -> tuple[tuple[str, ...], str]:
 
 
 def _run(files: dict[str, str], test_cmd: str, timeout_s: float) -> TestOutcome:
-    ws = Workspace.create({}, prefix="ra-rename-")
-    try:
+    with Workspace.create({}, prefix="ra-rename-") as ws:
         for rel, text in files.items():
             ws.write_text(rel, text)
         return run_tests(ws.root, test_cmd, timeout_s)
-    finally:
-        ws.cleanup()
 
 
 @dataclass

@@ -35,10 +35,8 @@ def load_repo_task(path: Path, test_cmd: str = DEFAULT_TEST_CMD, timeout_s: floa
         ws = Workspace.create({}, root, prefix="ra-repo-check-")
     except (WorkspaceError, OSError) as exc:
         raise TaskFileError(f"{root}: cannot copy the repository to run its tests: {exc}") from None
-    try:
+    with ws:
         outcome = run_tests(ws.root, test_cmd, timeout_s)
-    finally:
-        ws.cleanup()
     if outcome.could_not_start:
         why = outcome.output.splitlines()[0].removeprefix("test command cannot start: ")
         raise TaskFileError(f"{root}: the test command cannot start: {why}; check --test-cmd")

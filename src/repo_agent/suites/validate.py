@@ -26,8 +26,7 @@ class Validation:
 
 def validate_task(task: Task) -> Validation:
     """Run the tests on the buggy copy, then on the copy with the reference fix applied."""
-    ws = Workspace.create(task.files, task.source_root, prefix="ra-validate-")
-    try:
+    with Workspace.create(task.files, task.source_root, prefix="ra-validate-") as ws:
         missing = [f for f in task.spec.expected_files if not ws.resolve(f).is_file()]
         if missing:
             return Validation(task.id, False, None, f"expected_files not in repo: {missing}", 0.0)
@@ -47,8 +46,6 @@ def validate_task(task: Task) -> Validation:
                 tail = fixed.output.strip().splitlines()[-1:] or [""]
                 problem = f"the reference fix fails its tests: {tail[0]}"
         return Validation(task.id, not buggy.passed, fix_passes, problem, round(duration, 2))
-    finally:
-        ws.cleanup()
 
 
 def validate_tasks(
