@@ -30,7 +30,9 @@ def model_policy_config(
     unless a temperature is given; `endpoint`: the name of the endpoint serving it)."""
     model, constrained = split_arm(arm)
     cfg = served_policy(params, model, temperature, paths.CACHE_EVAL / arm, endpoint=endpoint)
-    if constrained:  # validated again: an oracle cannot be constrained
+    if constrained:
+        if cfg.kind == "oracle":
+            raise ValueError(f"{arm}: the oracle writes valid actions by construction")
         cfg = replace_policy(cfg, constrain="json_schema")
     return cfg
 
