@@ -23,8 +23,9 @@ from fake_api import FakeAPI, oracle_responder
 from repo_agent.policies.config import PolicyConfig
 from repo_agent.policies.factory import make_policy
 from repo_agent.records import ResultLine, StepRecord
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.suites.loader import load_suite
 
 

@@ -24,8 +24,9 @@ from repo_agent.pipeline.runs import label_student_states
 from repo_agent.pipeline.split import split_files
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.tools import openai_tool_schemas
 from repo_agent.traces import TraceWriter

@@ -11,8 +11,9 @@ import pytest
 
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.records import RESULT_FORMAT, TRACE_FORMAT, ResultLine, StepRecord
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.task import Task
 from repo_agent.traces import (
     OutputLockedError,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.records import StepRecord
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.task import Task
 from repo_agent.training.config import StudentBuild
 from repo_agent.training.student import build_student

@@ -20,8 +20,9 @@ from repo_agent.records import (
     TaskMetadata,
     ToolCallAction,
 )
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.protocol import parse_action
 from repo_agent.runtime.task import Task
 from repo_agent.runtime.tools import openai_tool_schemas

@@ -10,8 +10,9 @@ from repo_agent.data.pairs import onpolicy_pairs, onpolicy_reason
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.policies.scripted import ScriptedPolicy
 from repo_agent.records import Message, StepRecord, TeacherLabel
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.task import Task
 

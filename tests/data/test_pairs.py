@@ -15,8 +15,9 @@ from repo_agent.data.rubric import score
 from repo_agent.formats import validate_preference_row
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.records import Message, StepRecord
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.policy import Policy
 from repo_agent.runtime.task import Task
 

@@ -18,8 +18,9 @@ from repo_agent.policies.cache import ResponseCache, cache_key
 from repo_agent.policies.config import OpenAIConfig, PolicyConfig, TogetherConfig, parse_policy
 from repo_agent.policies.factory import make_policy
 from repo_agent.records import Message, ResultLine, StepRecord, Usage
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.task import Task, TaskSpec
 from repo_agent.secrets import scrub

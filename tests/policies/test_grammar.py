@@ -14,8 +14,9 @@ from repo_agent.policies.factory import make_policy
 from repo_agent.policies.hf import HFPolicy
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.records import Message
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import ParseError, parse_json_action
 

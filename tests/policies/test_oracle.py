@@ -31,8 +31,9 @@ from repo_agent.records import (
     StepRecord,
     ToolCallAction,
 )
-from repo_agent.runtime.agent import Episode, RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig, ToolProtocol
+from repo_agent.runtime.episode import Episode, RunSpec
 from repo_agent.runtime.loops import LoopDetector
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import action_message, parse_action

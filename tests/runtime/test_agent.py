@@ -19,9 +19,10 @@ from repo_agent.records import (
     StepRecord,
     ToolCallAction,
 )
-from repo_agent.runtime import agent as agent_module
-from repo_agent.runtime.agent import Episode, RunSpec, run_episodes, step_counts
+from repo_agent.runtime import episode as episode_module
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import Episode, RunSpec, step_counts
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import (
     PROTOCOL_ERROR_PREFIX,
@@ -392,7 +393,7 @@ def test_workspaces_are_cleaned_up_even_on_a_crash(
         roots.append(ws.root)
         return ws
 
-    monkeypatch.setattr(agent_module.Workspace, "create", recording_create)
+    monkeypatch.setattr(episode_module.Workspace, "create", recording_create)
 
     class Crash(Exception):
         pass
@@ -588,13 +589,13 @@ def test_the_deadline_is_given_to_every_tool_call(
     bsearch_task: Task, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[float | None] = []
-    real = agent_module.execute_tool
+    real = episode_module.execute_tool
 
     def recording(*args, deadline: float | None = None, **kwargs):
         seen.append(deadline)
         return real(*args, deadline=deadline, **kwargs)
 
-    monkeypatch.setattr(agent_module, "execute_tool", recording)
+    monkeypatch.setattr(episode_module, "execute_tool", recording)
     ep = Episode(RunSpec(bsearch_task, "r"), AgentConfig(test_policy="never", max_wall_s=7), "h")
     ep.advance(
         ep.request(),

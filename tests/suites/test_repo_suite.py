@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
 from repo_agent.policies.scripted import ScriptedPolicy
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.task import TaskFileError, TaskSpec
 from repo_agent.runtime.tools import execute_tool
 from repo_agent.runtime.workspace import Workspace

@@ -16,8 +16,9 @@ from repo_agent.data.pairs import build_pairs
 from repo_agent.files import write_jsonl
 from repo_agent.policies.oracle import OraclePolicy
 from repo_agent.records import ResultLine, StepRecord
-from repo_agent.runtime.agent import RunSpec, run_episodes
+from repo_agent.runtime.agent import run_episodes
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.tools import TOOLS
 from repo_agent.training.config import FinetuneParams
 from repo_agent.training.local import dpo_trainer, sft_trainer, train_dpo, train_sft

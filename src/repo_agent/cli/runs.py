@@ -20,8 +20,8 @@ from repo_agent.pipeline.runs import record_runs
 from repo_agent.policies.config import POLICY_CLASSES, PolicyConfig, parse_policy
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.records import RunResult
-from repo_agent.runtime.agent import run_specs
 from repo_agent.runtime.config import AgentConfig, Sandbox, ToolProtocol
+from repo_agent.runtime.episode import run_specs
 from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxChoice, choose_sandbox
 from repo_agent.runtime.task import DEFAULT_TEST_CMD, TaskFileError
 from repo_agent.suites.loader import select_tasks

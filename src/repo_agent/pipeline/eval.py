@@ -16,7 +16,7 @@ from repo_agent.pipeline.served import model_endpoint, served_policy
 from repo_agent.policies.config import HFConfig, PolicyConfig, replace_policy
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
-from repo_agent.runtime.agent import RunSpec, run_specs
+from repo_agent.runtime.episode import RunSpec, run_specs
 from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxError, choose_sandbox
 from repo_agent.runtime.task import Task, load_task_tree
 from repo_agent.suites.loader import configured_tasks

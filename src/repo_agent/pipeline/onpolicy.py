@@ -23,7 +23,7 @@ from repo_agent.pipeline.served import (
     served_policy,
 )
 from repo_agent.policies.factory import batch_size_for, make_policy
-from repo_agent.runtime.agent import run_specs
+from repo_agent.runtime.episode import run_specs
 from repo_agent.runtime.sandbox import SandboxError
 from repo_agent.runtime.task import Task
 from repo_agent.suites.loader import configured_tasks

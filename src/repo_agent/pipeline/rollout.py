@@ -20,7 +20,7 @@ from repo_agent.pipeline.served import labeller_config
 from repo_agent.policies.factory import batch_size_for, make_policy
 from repo_agent.progress import console
 from repo_agent.records import ResultLine, Usage
-from repo_agent.runtime.agent import run_specs
+from repo_agent.runtime.episode import run_specs
 from repo_agent.runtime.protocol import system_prompt
 from repo_agent.runtime.sandbox import TRUSTED_POLICIES, SandboxError, choose_sandbox
 from repo_agent.runtime.task import Task

@@ -12,8 +12,9 @@ from rich.progress import Progress
 from repo_agent.evaluation.metrics import run_totals
 from repo_agent.progress import console, progress_bar
 from repo_agent.records import ResultLine, StepRecord, TeacherLabel, Usage
-from repo_agent.runtime.agent import RunSpec, run_episodes, sandbox_for
+from repo_agent.runtime.agent import run_episodes, sandbox_for
 from repo_agent.runtime.config import AgentConfig
+from repo_agent.runtime.episode import RunSpec
 from repo_agent.runtime.policy import Policy, PolicyRequest
 from repo_agent.traces import TraceWriter, read_trace
 
