@@ -1,6 +1,6 @@
 """The skeleton both generated suites (mutants, renamed variants) share: each source program
 gives variants, those its tests accept are kept as task dirs in `out_dir`, and a manifest
-records the run and what it was made from, so `reuse` can tell when the suite is stale.
+records the run and what it was made from, so `ensure_suite` can tell when it is stale.
 
 A program's work is a `Job`: a generator that yields its test runs (callables that only run
 subprocesses) and is sent their outcomes. Everything else, the AST work above all, runs on the
@@ -16,13 +16,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from repo_agent.runtime.task import Task, load_task_tree
 
 T = TypeVar("T")
+S = TypeVar("S")
 Job = Generator[Callable[[], Any], Any, T]
 
 
@@ -35,9 +36,15 @@ class ProgramReport(Protocol):
     duration_s: float
 
 
-def program_dict(report: ProgramReport) -> dict:
-    """A program's report as written to the manifest (rejection reasons sorted)."""
-    return {**asdict(report), "rejected": dict(sorted(report.rejected.items()))}  # type: ignore[call-overload]
+P = TypeVar("P", bound=ProgramReport)
+# Called with a program's report after each variant's test runs (done=False) and once when
+# the program is finished (done=True).
+OnProgress = Callable[[P, bool], None]
+
+
+def _program_dict(report: Any) -> dict:
+    """A program's report (a dataclass) as written to the manifest, rejection reasons sorted."""
+    return {**asdict(report), "rejected": dict(sorted(report.rejected.items()))}
 
 
 def run_jobs(jobs: Sequence[Job[T]], workers: int) -> list[T]:
@@ -117,38 +124,84 @@ def existing_tasks(out_dir: Path) -> list[Path]:
     return sorted(p for p in out_dir.iterdir() if (p / "task.yaml").is_file())
 
 
+@dataclass
+class GenerationReport(Generic[P]):
+    """A generation run, written as the suite's manifest: what it was made from, then per
+    program what came of it."""
+
+    out_dir: Path
+    made_from: dict[str, Any]  # format, settings and source digest: what `ensure_suite` checks
+    programs: list[P]
+    duration_s: float
+    count_rejected: bool = False  # the renamed manifest also totals the rejections
+
+    @property
+    def seed(self) -> int:
+        return self.made_from["seed"]
+
+    @property
+    def kept(self) -> int:
+        return sum(len(p.kept) for p in self.programs)
+
+    def to_dict(self) -> dict:
+        rejected = sum(sum(p.rejected.values()) for p in self.programs)
+        return {
+            **self.made_from,
+            "kept": self.kept,
+            **({"rejected": rejected} if self.count_rejected else {}),
+            "duration_s": round(self.duration_s, 2),
+            "programs": [_program_dict(p) for p in self.programs],
+        }
+
+
 def generate_suite(
+    sources: Sequence[S],
+    make_job: Callable[[S, Callable[[P], None] | None], Job[P]],
     out_dir: Path,
-    jobs: Sequence[Job[T]],
+    manifest: str,
+    made_from: dict[str, Any],
     *,
     workers: int,
     force: bool,
     clear: Callable[[Path], None],
     error: type[Exception],
-) -> tuple[list[T], float]:
-    """Run the jobs into `out_dir` (empty, or cleared with `clear` when `force`): their
-    reports and the seconds they took. The caller writes the manifest (`write_manifest`)."""
+    on_progress: OnProgress[P] | None = None,
+    count_rejected: bool = False,
+) -> GenerationReport[P]:
+    """Run `make_job(source, on_try)` for each source into `out_dir` (empty, or cleared with
+    `clear` when `force`), `workers` programs' test runs at a time, and write the manifest.
+    Calls to `on_progress` come from this thread."""
     start = time.monotonic()
     if existing_tasks(out_dir):
         if not force:
             raise error(f"{out_dir} already holds tasks; choose an empty directory or force")
         clear(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    reports = run_jobs(jobs, workers)
-    return reports, time.monotonic() - start
+    on_try = None if on_progress is None else (lambda r: on_progress(r, False))
+
+    def job(source: S) -> Job[P]:
+        report = yield from make_job(source, on_try)
+        if on_progress is not None:
+            on_progress(report, True)
+        return report
+
+    reports = run_jobs([job(s) for s in sources], workers)
+    report = GenerationReport(out_dir, made_from, reports, time.monotonic() - start, count_rejected)
+    (out_dir / manifest).write_text(json.dumps(report.to_dict(), indent=1) + "\n", "utf-8")
+    return report
 
 
-def write_manifest(path: Path, manifest: dict) -> None:
-    path.write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
-
-
-def reuse(out_dir: Path, manifest: str, made_from: dict[str, Any], suite: str) -> list[Task] | None:
-    """The tasks in `out_dir` if its manifest says they were made from `made_from` (format,
-    settings, source digest), else None."""
+def ensure_suite(
+    out_dir: Path,
+    manifest: str,
+    made_from: dict[str, Any],
+    suite: str,
+    generate: Callable[[], object],
+) -> list[Task]:
+    """The tasks in `out_dir`, generated first (`generate`) unless its manifest says they were
+    made from `made_from`: the same format, settings and source digest."""
     path = out_dir / manifest
-    if not (existing_tasks(out_dir) and path.is_file()):
-        return None
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    if any(meta.get(key) != value for key, value in made_from.items()):
-        return None
+    meta = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not existing_tasks(out_dir) or any(meta.get(k) != v for k, v in made_from.items()):
+        generate()
     return load_task_tree(out_dir, suite)

@@ -15,17 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repo_agent.runtime.task import Task, load_task_tree
+from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.suites.generation import (
-    Job,
-    generate_suite,
-    program_dict,
-    reuse,
-    run_job,
-    write_manifest,
-)
+from repo_agent.suites import generation
+from repo_agent.suites.generation import Job, run_job
 from repo_agent.suites.mutant_sources import (
     MutantError,
     SourceProgram,
@@ -59,34 +53,8 @@ class ProgramReport:
     note: str | None = None  # why the program gave no mutants, if it was skipped
 
 
-@dataclass
-class GenerationReport:
-    out_dir: Path
-    seed: int
-    max_per_program: int
-    sources: str  # digest of the source programs
-    programs: list[ProgramReport]
-    duration_s: float
-
-    @property
-    def kept(self) -> int:
-        return sum(len(p.kept) for p in self.programs)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": MANIFEST_FORMAT,
-            "seed": self.seed,
-            "max_per_program": self.max_per_program,
-            "sources": self.sources,
-            "kept": self.kept,
-            "duration_s": round(self.duration_s, 2),
-            "programs": [program_dict(p) for p in self.programs],
-        }
-
-
-# Called with a program's report after each mutant's test run (done=False) and once when the
-# program is finished (done=True).
-OnProgress = Callable[[ProgramReport, bool], None]
+GenerationReport = generation.GenerationReport[ProgramReport]
+OnProgress = generation.OnProgress[ProgramReport]
 
 
 def candidate_order(mutations: list[Mutation], rng: random.Random) -> list[Mutation]:
@@ -227,29 +195,26 @@ def generate_mutants(
     programs run `workers` at a time, and calls to `on_progress` are serialised. `max_tries`
     caps test runs per program (default: 8 per wanted mutant). The report is also written to
     `out_dir/mutants.json`."""
-    start = time.monotonic()
     programs = _programs(source, test_cmd)
     tries = max_tries if max_tries is not None else max(8, 8 * max_per_program)
 
-    def job(prog: SourceProgram) -> Job[ProgramReport]:
-        on_try = None if on_progress is None else (lambda r: on_progress(r, False))
-        report = yield from mutant_job(
-            prog, out_dir, max_per_program, seed, timeout_s, tries, on_try, ops
-        )
-        if on_progress is not None:
-            on_progress(report, True)
-        return report
+    def make_job(prog: SourceProgram, on_try: Callable[[ProgramReport], None] | None) -> Job:
+        return mutant_job(prog, out_dir, max_per_program, seed, timeout_s, tries, on_try, ops)
 
-    jobs = [job(p) for p in programs]
-    reports, _ = generate_suite(
-        out_dir, jobs, workers=workers, force=force, clear=clear_tasks, error=MutantError
-    )
-    report = GenerationReport(
-        out_dir, seed, max_per_program, programs_digest(programs), reports,
-        time.monotonic() - start,
+    return generation.generate_suite(
+        programs, make_job, out_dir, MANIFEST, _made_from(programs, max_per_program, seed),
+        workers=workers, force=force, clear=clear_tasks, error=MutantError,
+        on_progress=on_progress,
     )  # fmt: skip
-    write_manifest(out_dir / MANIFEST, report.to_dict())
-    return report
+
+
+def _made_from(programs: list[SourceProgram], max_per_program: int, seed: int) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "max_per_program": max_per_program,
+        "sources": programs_digest(programs),
+    }
 
 
 def _programs(
@@ -271,14 +236,10 @@ def ensure_mutant_suite(
     """The mutant tasks in `out_dir`, generated from `source` (e.g. the builtin suite) first
     unless they are there from the same sources, `max_per_program` and `seed`."""
     programs = _programs(source, None)
-    made_from = {
-        "format": MANIFEST_FORMAT,
-        "seed": seed,
-        "max_per_program": max_per_program,
-        "sources": programs_digest(programs),
-    }
-    tasks = reuse(out_dir, MANIFEST, made_from, "mutants")
-    if tasks is None:
-        generate_mutants(programs, out_dir, max_per_program, seed, force=True)
-        tasks = load_task_tree(out_dir, "mutants")
-    return tasks
+    return generation.ensure_suite(
+        out_dir,
+        MANIFEST,
+        _made_from(programs, max_per_program, seed),
+        "mutants",
+        lambda: generate_mutants(programs, out_dir, max_per_program, seed, force=True),
+    )

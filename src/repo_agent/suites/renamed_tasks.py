@@ -15,19 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from repo_agent.runtime.task import Task, load_task_tree
+from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.suites.generation import (
-    Job,
-    existing_tasks,
-    generate_suite,
-    program_dict,
-    reuse,
-    run_job,
-    tasks_digest,
-    write_manifest,
-)
+from repo_agent.suites import generation
+from repo_agent.suites.generation import Job, existing_tasks, run_job, tasks_digest
 from repo_agent.suites.renames import RenamedTask, RenameError, rename_task, task_sources
 
 MANIFEST = "renamed.json"
@@ -71,35 +63,8 @@ class ProgramReport:
     note: str | None = None  # why the task gave no variants, if it was skipped
 
 
-@dataclass
-class GenerationReport:
-    out_dir: Path
-    seed: int
-    per_program: int
-    sources: str  # digest of the source tasks
-    programs: list[ProgramReport]
-    duration_s: float
-
-    @property
-    def kept(self) -> int:
-        return sum(len(p.kept) for p in self.programs)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": MANIFEST_FORMAT,
-            "seed": self.seed,
-            "per_program": self.per_program,
-            "sources": self.sources,
-            "kept": self.kept,
-            "rejected": sum(sum(p.rejected.values()) for p in self.programs),
-            "duration_s": round(self.duration_s, 2),
-            "programs": [program_dict(p) for p in self.programs],
-        }
-
-
-# Called with a task's report after each variant's test runs (done=False) and once when the
-# task is finished (done=True).
-OnProgress = Callable[[ProgramReport, bool], None]
+GenerationReport = generation.GenerationReport[ProgramReport]
+OnProgress = generation.OnProgress[ProgramReport]
 
 
 def _test(files: dict[str, str], test_cmd: str, timeout_s: float) -> Callable[[], TestOutcome]:
@@ -207,24 +172,24 @@ def generate_renamed(
     time and calls to `on_progress` are serialised."""
     if per_program < 1:
         raise ValueError(f"per_program must be at least 1, not {per_program}")
-    start = time.monotonic()
 
-    def job(task: Task) -> Job[ProgramReport]:
-        on_try = None if on_progress is None else (lambda r: on_progress(r, False))
-        report = yield from rename_job(task, out_dir, per_program, seed, on_try)
-        if on_progress is not None:
-            on_progress(report, True)
-        return report
+    def make_job(task: Task, on_try: Callable[[ProgramReport], None] | None) -> Job:
+        return rename_job(task, out_dir, per_program, seed, on_try)
 
-    jobs = [job(t) for t in tasks]
-    reports, _ = generate_suite(
-        out_dir, jobs, workers=workers, force=force, clear=clear_variants, error=RenameError
-    )
-    report = GenerationReport(
-        out_dir, seed, per_program, tasks_digest(tasks), reports, time.monotonic() - start
-    )
-    write_manifest(out_dir / MANIFEST, report.to_dict())
-    return report
+    return generation.generate_suite(
+        tasks, make_job, out_dir, MANIFEST, _made_from(tasks, per_program, seed),
+        workers=workers, force=force, clear=clear_variants, error=RenameError,
+        on_progress=on_progress, count_rejected=True,
+    )  # fmt: skip
+
+
+def _made_from(tasks: Sequence[Task], per_program: int, seed: int) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "per_program": per_program,
+        "sources": tasks_digest(tasks),
+    }
 
 
 def ensure_renamed_suite(
@@ -232,14 +197,10 @@ def ensure_renamed_suite(
 ) -> list[Task]:
     """The renamed variants in `out_dir`, generated from `source_tasks` first unless they are
     already there from the same tasks, `per_program` and `seed`."""
-    made_from = {
-        "format": MANIFEST_FORMAT,
-        "seed": seed,
-        "per_program": per_program,
-        "sources": tasks_digest(source_tasks),
-    }
-    tasks = reuse(out_dir, MANIFEST, made_from, SUITE)
-    if tasks is None:
-        generate_renamed(source_tasks, out_dir, per_program, seed, force=True)
-        tasks = load_task_tree(out_dir, SUITE)
-    return tasks
+    return generation.ensure_suite(
+        out_dir,
+        MANIFEST,
+        _made_from(source_tasks, per_program, seed),
+        SUITE,
+        lambda: generate_renamed(source_tasks, out_dir, per_program, seed, force=True),
+    )
