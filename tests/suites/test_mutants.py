@@ -7,6 +7,7 @@ import ast
 import difflib
 import json
 import random
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -16,7 +17,12 @@ from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
 from repo_agent.suites.loader import load_suite
-from repo_agent.suites.mutant_sources import MutantError, SourceProgram
+from repo_agent.suites.mutant_sources import (
+    MutantError,
+    SourceProgram,
+    load_sources,
+    programs_digest,
+)
 from repo_agent.suites.mutant_tasks import symptom_goal
 from repo_agent.suites.mutants import (
     ProgramReport,
@@ -330,6 +336,27 @@ def test_ensure_mutant_suite_is_deterministic_and_reuses_tasks(
     again = ensure_mutant_suite(out, source, max_per_program=2, seed=7)
     assert [t.id for t in again] == [t.id for t in tasks]
     assert (out / tasks[0].id / "task.yaml").stat().st_mtime_ns == stamp  # not regenerated
+
+
+def test_ensure_mutant_suite_regenerates_when_a_source_task_changes(
+    generated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, _ = generated
+    source = Path(shutil.copytree(source, tmp_path / "source"))
+    out = tmp_path / "suite"
+    tasks = ensure_mutant_suite(out, source, max_per_program=2, seed=7)
+    test_file = source / "clamp" / "repo" / "tests" / "test_clamp.py"
+    edited = (
+        test_file.read_text(encoding="utf-8")
+        + "\n\ndef test_zero():\n    assert clamp(0, 0, 0) == 0\n"
+    )
+    test_file.write_text(edited, encoding="utf-8")
+    again = ensure_mutant_suite(out, source, max_per_program=2, seed=7)
+    assert [t.id for t in again] == [t.id for t in tasks]
+    for t in again:  # every mutant carries the edited tests
+        assert t.files["tests/test_clamp.py"].read_text(encoding="utf-8") == edited
+    manifest = json.loads((out / "mutants.json").read_text(encoding="utf-8"))
+    assert manifest["sources"] == programs_digest(load_sources(source))
 
 
 @pytest.mark.slow

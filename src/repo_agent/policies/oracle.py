@@ -14,7 +14,7 @@ from repo_agent.runtime.conversation import ConversationState
 from repo_agent.runtime.loops import LoopDetector
 from repo_agent.runtime.policy import PolicyRequest
 from repo_agent.runtime.protocol import action_message, executed_calls, parse_action
-from repo_agent.runtime.task import Task
+from repo_agent.runtime.task import Task, is_test_file
 from repo_agent.runtime.tools import DEFAULT_READ_CHARS
 from repo_agent.runtime.workspace import is_ignored, is_secret
 
@@ -174,16 +174,6 @@ def workspace_files(task: Task) -> list[str]:
         if not any(is_ignored(d) for d in f.split("/")[:-1]) and not is_secret(f.split("/")[-1])
     )
     return shown[:MAX_LISTED]
-
-
-def is_test_file(rel: str) -> bool:
-    """A test module by pytest's naming, wherever it lives.
-
-    >>> is_test_file("python_testcases/test_gcd.py"), is_test_file("python_testcases/node.py")
-    (True, False)
-    """
-    name = PurePosixPath(rel)
-    return name.suffix == ".py" and (name.stem.startswith("test_") or name.stem.endswith("_test"))
 
 
 def _text(task: Task, rel: str) -> str | None:

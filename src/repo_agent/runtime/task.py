@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import yaml
@@ -13,6 +13,16 @@ from repo_agent.records import TaskMetadata
 from repo_agent.yamlfile import ConfigModel, load_yaml
 
 DEFAULT_TEST_CMD = "python -m pytest -q -x tests"
+
+
+def is_test_file(rel: str) -> bool:
+    """A test module by pytest's naming (`test_*.py`, `*_test.py`), wherever it lives.
+
+    >>> [is_test_file(r) for r in ("tests/test_a.py", "lru_test.py", "tests/util.py", "test_a.txt")]
+    [True, True, False, False]
+    """
+    path = PurePosixPath(rel)
+    return path.suffix == ".py" and (path.stem.startswith("test_") or path.stem.endswith("_test"))
 
 
 class TaskFileError(Exception):

@@ -6,13 +6,16 @@ a QuixBugs checkout (its correct programs), or any repository plus a test comman
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from repo_agent.runtime.task import DEFAULT_TEST_CMD, Task, load_task_tree
+from repo_agent.runtime.task import DEFAULT_TEST_CMD, Task, is_test_file, load_task_tree
 from repo_agent.runtime.testrun import run_tests
-from repo_agent.runtime.workspace import Workspace
+from repo_agent.runtime.workspace import Workspace, is_ignored
+from repo_agent.suites.generation import digest
 
 
 class MutantError(Exception):
@@ -54,19 +57,42 @@ def programs_from_tasks(tasks: list[Task]) -> list[SourceProgram]:
     return out
 
 
-def _is_test_file(rel: str) -> bool:
-    """Tests and packaging scripts are not mutated.
+def programs_digest(programs: list[SourceProgram]) -> str:
+    """A digest of what the programs' mutants are made from: their settings and files."""
 
-    >>> [_is_test_file(r) for r in ("tests/util.py", "pkg/test_a.py", "pkg/a.py")]
-    [True, True, False]
+    def parts() -> Iterable[bytes]:
+        for p in sorted(programs, key=lambda p: p.name):
+            settings = (p.name, p.targets, p.test_cmd, p.timeout_s, p.difficulty)
+            yield json.dumps(settings).encode() + b"\0"
+            files = dict(_tree(p.source_root)) if p.source_root else {}
+            files.update(p.files)
+            for rel, path in sorted(files.items()):
+                yield rel.encode() + b"\0" + path.read_bytes() + b"\0"
+            for rel, text in sorted(p.overrides.items()):
+                yield rel.encode() + b"\0" + text.encode() + b"\0"
+
+    return digest(parts())
+
+
+def _tree(root: Path) -> Iterable[tuple[str, Path]]:
+    """The files a workspace copies from `root`."""
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not any(is_ignored(part) for part in rel.parts):
+            yield rel.as_posix(), path
+
+
+def _not_mutated(rel: str) -> bool:
+    """Tests, the files beside them, and packaging scripts are not mutated.
+
+    >>> [_not_mutated(r) for r in ("tests/util.py", "pkg/test_a.py", "setup.py", "pkg/a.py")]
+    [True, True, True, False]
     """
     parts = rel.split("/")
-    name = parts[-1]
     return (
-        any(p in {"tests", "test", "testing"} for p in parts[:-1])
-        or name.startswith("test_")
-        or name.endswith("_test.py")
-        or name in {"conftest.py", "setup.py", "noxfile.py"}
+        is_test_file(rel)
+        or any(p in {"tests", "test", "testing"} for p in parts[:-1])
+        or parts[-1] in {"conftest.py", "setup.py", "noxfile.py"}
     )
 
 
@@ -91,7 +117,7 @@ def programs_from_repo(root: Path, test_cmd: str, timeout_s: float = 60.0) -> li
             source_root=root,
         )
         for rel in files
-        if not _is_test_file(rel)
+        if not _not_mutated(rel)
     ]
 
 

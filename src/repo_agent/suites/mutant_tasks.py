@@ -11,6 +11,7 @@ import yaml
 
 from repo_agent.runtime.task import TaskSpec
 from repo_agent.runtime.workspace import Workspace, ignore_dirs
+from repo_agent.suites.generation import existing_tasks
 from repo_agent.suites.mutant_sources import MutantError, SourceProgram
 from repo_agent.suites.mutations import Mutation
 from repo_agent.yamlfile import load_yaml
@@ -77,13 +78,6 @@ def write_task(
     header = f"# mutant of {prog.name} ({where}): {what}\n".replace("\n", " ").rstrip() + "\n"
     body = yaml.safe_dump(spec.model_dump(), sort_keys=False, allow_unicode=True, width=100)
     (task_dir / "task.yaml").write_text(header + body, encoding="utf-8")
-
-
-def existing_tasks(out_dir: Path) -> list[Path]:
-    """The task directories already in `out_dir`, sorted."""
-    if not out_dir.is_dir():
-        return []
-    return sorted(p for p in out_dir.iterdir() if (p / "task.yaml").is_file())
 
 
 def clear_tasks(out_dir: Path) -> None:

@@ -8,32 +8,26 @@ summarised in `out_dir/mutants.json`.
 from __future__ import annotations
 
 import ast
-import json
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from repo_agent.runtime.task import Task, load_task_tree
-from repo_agent.runtime.testrun import run_tests
+from repo_agent.runtime.task import Task
+from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
+from repo_agent.suites import generation
+from repo_agent.suites.generation import Job, run_job
 from repo_agent.suites.mutant_sources import (
     MutantError,
     SourceProgram,
     load_sources,
+    programs_digest,
     programs_from_tasks,
 )
-from repo_agent.suites.mutant_tasks import (
-    clear_tasks,
-    existing_tasks,
-    symptom_goal,
-    task_dir_name,
-    write_task,
-)
+from repo_agent.suites.mutant_tasks import clear_tasks, symptom_goal, task_dir_name, write_task
 from repo_agent.suites.mutations import (
     OPERATORS,
     Mutation,
@@ -59,34 +53,8 @@ class ProgramReport:
     note: str | None = None  # why the program gave no mutants, if it was skipped
 
 
-@dataclass
-class GenerationReport:
-    out_dir: Path
-    seed: int
-    max_per_program: int
-    programs: list[ProgramReport]
-    duration_s: float
-
-    @property
-    def kept(self) -> int:
-        return sum(len(p.kept) for p in self.programs)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": MANIFEST_FORMAT,
-            "seed": self.seed,
-            "max_per_program": self.max_per_program,
-            "kept": self.kept,
-            "duration_s": round(self.duration_s, 2),
-            "programs": [
-                {**asdict(p), "rejected": dict(sorted(p.rejected.items()))} for p in self.programs
-            ],
-        }
-
-
-# Called with a program's report after each mutant's test run (done=False) and once when the
-# program is finished (done=True).
-OnProgress = Callable[[ProgramReport, bool], None]
+GenerationReport = generation.GenerationReport[ProgramReport]
+OnProgress = generation.OnProgress[ProgramReport]
 
 
 def candidate_order(mutations: list[Mutation], rng: random.Random) -> list[Mutation]:
@@ -105,7 +73,7 @@ def candidate_order(mutations: list[Mutation], rng: random.Random) -> list[Mutat
     return out
 
 
-def mutate_program(
+def mutant_job(
     prog: SourceProgram,
     out_dir: Path,
     max_keep: int,
@@ -114,12 +82,8 @@ def mutate_program(
     max_tries: int,
     on_try: Callable[[ProgramReport], None] | None = None,
     ops: tuple[str, ...] = OPERATORS,
-) -> ProgramReport:
-    """Try this program's mutants in seeded order until `max_keep` are kept or tries run out.
-
-    Kept: it parses and compiles, differs from the original and every earlier candidate
-    (normalised source), and its tests fail within the time limit: `timeout_s`, or 4 times
-    the original's test time if that is shorter (a hang is rejected)."""
+) -> Job[ProgramReport]:
+    """`mutate_program` as a job for `generation.run_jobs`: it yields its test runs."""
     start = time.monotonic()
     report = ProgramReport(prog.name)
     try:
@@ -141,7 +105,11 @@ def mutate_program(
             if not candidates:
                 report.note = "nothing to mutate"
                 return report
-            baseline = run_tests(ws.root, prog.test_cmd, max(timeout_s, prog.timeout_s))
+
+        def test(limit: float) -> Callable[[], TestOutcome]:
+            return lambda: run_tests(ws.root, prog.test_cmd, limit)
+
+        baseline: TestOutcome = yield test(max(timeout_s, prog.timeout_s))
             if not baseline.passed:
                 report.note = "the original fails its tests; skipped"
                 return report
@@ -169,7 +137,7 @@ def mutate_program(
                 seen.add(norm)
                 report.tried += 1
                 ws.write_text(rel, text)
-                outcome = run_tests(ws.root, prog.test_cmd, limit)
+            outcome: TestOutcome = yield test(limit)
                 if outcome.timed_out:
                     report.rejected["timeout"] += 1
                 elif outcome.passed:
@@ -185,6 +153,24 @@ def mutate_program(
             return report
     finally:
         report.duration_s = round(time.monotonic() - start, 2)
+
+
+def mutate_program(
+    prog: SourceProgram,
+    out_dir: Path,
+    max_keep: int,
+    seed: int,
+    timeout_s: float,
+    max_tries: int,
+    on_try: Callable[[ProgramReport], None] | None = None,
+    ops: tuple[str, ...] = OPERATORS,
+) -> ProgramReport:
+    """Try this program's mutants in seeded order until `max_keep` are kept or tries run out.
+
+    Kept: it parses and compiles, differs from the original and every earlier candidate
+    (normalised source), and its tests fail within the time limit: `timeout_s`, or 4 times
+    the original's test time if that is shorter (a hang is rejected)."""
+    return run_job(mutant_job(prog, out_dir, max_keep, seed, timeout_s, max_tries, on_try, ops))
 
 
 def generate_mutants(
@@ -208,7 +194,31 @@ def generate_mutants(
     programs run `workers` at a time, and calls to `on_progress` are serialised. `max_tries`
     caps test runs per program (default: 8 per wanted mutant). The report is also written to
     `out_dir/mutants.json`."""
-    start = time.monotonic()
+    programs = _programs(source, test_cmd)
+    tries = max_tries if max_tries is not None else max(8, 8 * max_per_program)
+
+    def make_job(prog: SourceProgram, on_try: Callable[[ProgramReport], None] | None) -> Job:
+        return mutant_job(prog, out_dir, max_per_program, seed, timeout_s, tries, on_try, ops)
+
+    return generation.generate_suite(
+        programs, make_job, out_dir, MANIFEST, _made_from(programs, max_per_program, seed),
+        workers=workers, force=force, clear=clear_tasks, error=MutantError,
+        on_progress=on_progress,
+    )  # fmt: skip
+
+
+def _made_from(programs: list[SourceProgram], max_per_program: int, seed: int) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "max_per_program": max_per_program,
+        "sources": programs_digest(programs),
+    }
+
+
+def _programs(
+    source: Path | Sequence[Task] | Sequence[SourceProgram], test_cmd: str | None
+) -> list[SourceProgram]:
     if isinstance(source, Path):
         programs = load_sources(source, test_cmd)
     else:
@@ -216,41 +226,19 @@ def generate_mutants(
         programs += programs_from_tasks([t for t in source if isinstance(t, Task)])
     if not programs:
         raise MutantError("no source programs with a reference version to mutate")
-    if existing_tasks(out_dir):
-        if not force:
-            raise MutantError(f"{out_dir} already holds tasks; choose an empty directory or force")
-        clear_tasks(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tries = max_tries if max_tries is not None else max(8, 8 * max_per_program)
-    lock = threading.Lock()
-
-    def notify(report: ProgramReport, done: bool) -> None:
-        if on_progress is not None:
-            with lock:
-                on_progress(report, done)
-
-    def work(prog: SourceProgram) -> ProgramReport:
-        on_try = None if on_progress is None else (lambda r: notify(r, False))
-        report = mutate_program(prog, out_dir, max_per_program, seed, timeout_s, tries, on_try, ops)
-        notify(report, True)
-        return report
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        reports = list(pool.map(work, programs))
-    report = GenerationReport(out_dir, seed, max_per_program, reports, time.monotonic() - start)
-    (out_dir / MANIFEST).write_text(json.dumps(report.to_dict(), indent=1) + "\n", "utf-8")
-    return report
+    return programs
 
 
 def ensure_mutant_suite(
     out_dir: Path, source: Path, max_per_program: int = 3, seed: int = 0
 ) -> list[Task]:
     """The mutant tasks in `out_dir`, generated from `source` (e.g. the builtin suite) first
-    unless they are already there with the same `max_per_program` and `seed`."""
-    manifest = out_dir / MANIFEST
-    if existing_tasks(out_dir) and manifest.is_file():
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        if (meta.get("seed"), meta.get("max_per_program")) == (seed, max_per_program):
-            return load_task_tree(out_dir, "mutants")
-    generate_mutants(source, out_dir, max_per_program, seed, force=True)
-    return load_task_tree(out_dir, "mutants")
+    unless they are there from the same sources, `max_per_program` and `seed`."""
+    programs = _programs(source, None)
+    return generation.ensure_suite(
+        out_dir,
+        MANIFEST,
+        _made_from(programs, max_per_program, seed),
+        "mutants",
+        lambda: generate_mutants(programs, out_dir, max_per_program, seed, force=True),
+    )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from repo_agent.runtime.task import is_test_file
+
 _PROTECTED_STEMS = frozenset({"__init__", "__main__", "conftest", "setup", "noxfile"})
 
 
@@ -25,15 +27,10 @@ class RenamePlan:
     defs: dict[str, str]  # old top-level function/class name -> new
 
 
-def is_test_stem(stem: str) -> bool:
-    """Whether a file stem names a test file: `test_lru` or `lru_test`."""
-    return stem.startswith("test_") or stem.endswith("_test")
-
-
 def is_renamed_module(rel: str) -> bool:
     """A Python file whose stem is renamed (tests get names derived from their module's)."""
     stem = PurePosixPath(rel).stem
-    return rel.endswith(".py") and not is_test_stem(stem) and stem not in _PROTECTED_STEMS
+    return rel.endswith(".py") and not is_test_file(rel) and stem not in _PROTECTED_STEMS
 
 
 def top_defs(tree: ast.Module) -> dict[str, bool]:

@@ -5,24 +5,21 @@ layout, with a manifest `renamed.json`; `ensure_renamed_suite` reuses them while
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import shutil
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from repo_agent.runtime.task import Task, load_task_tree
+from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
-from repo_agent.suites.mutant_tasks import existing_tasks
+from repo_agent.suites import generation
+from repo_agent.suites.generation import Job, existing_tasks, run_job, tasks_digest
 from repo_agent.suites.renames import RenamedTask, RenameError, rename_task, task_sources
 
 MANIFEST = "renamed.json"
@@ -63,44 +60,18 @@ class ProgramReport:
     note: str | None = None  # why the task gave no variants, if it was skipped
 
 
-@dataclass
-class GenerationReport:
-    out_dir: Path
-    seed: int
-    per_program: int
-    sources: str  # digest of the source tasks
-    programs: list[ProgramReport]
-    duration_s: float
-
-    @property
-    def kept(self) -> int:
-        return sum(len(p.kept) for p in self.programs)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": MANIFEST_FORMAT,
-            "seed": self.seed,
-            "per_program": self.per_program,
-            "sources": self.sources,
-            "kept": self.kept,
-            "rejected": sum(sum(p.rejected.values()) for p in self.programs),
-            "duration_s": round(self.duration_s, 2),
-            "programs": [
-                {**asdict(p), "rejected": dict(sorted(p.rejected.items()))} for p in self.programs
-            ],
-        }
+GenerationReport = generation.GenerationReport[ProgramReport]
+OnProgress = generation.OnProgress[ProgramReport]
 
 
-# Called with a task's report after each variant's test runs (done=False) and once when the
-# task is finished (done=True).
-OnProgress = Callable[[ProgramReport, bool], None]
+def _test(files: dict[str, str], test_cmd: str, timeout_s: float) -> Callable[[], TestOutcome]:
+    return lambda: _run(files, test_cmd, timeout_s)
 
 
-def validate_variant(variant: RenamedTask, original_failure: TestOutcome) -> str | None:
-    """Why a variant is rejected, or None: its buggy version must fail the way the original
-    fails (same failing tests and counts, so not through a broken rename) and its fix pass."""
+def variant_checks(variant: RenamedTask, original_failure: TestOutcome) -> Job[str | None]:
+    """`validate_variant` as a job for `generation.run_jobs`: it yields its test runs."""
     spec = variant.spec
-    buggy = _run(variant.files, spec.test_cmd, spec.timeout_s)
+    buggy: TestOutcome = yield _test(variant.files, spec.test_cmd, spec.timeout_s)
     if buggy.passed:
         return "buggy_passes"
     same = original_failure.timed_out or (
@@ -108,8 +79,16 @@ def validate_variant(variant: RenamedTask, original_failure: TestOutcome) -> str
     )
     if not same:
         return "fails_differently"
-    fixed = _run({**variant.files, **variant.fix}, spec.test_cmd, spec.timeout_s)
+    fixed: TestOutcome = yield _test(
+        {**variant.files, **variant.fix}, spec.test_cmd, spec.timeout_s
+    )
     return None if fixed.passed else "fix_fails"
+
+
+def validate_variant(variant: RenamedTask, original_failure: TestOutcome) -> str | None:
+    """Why a variant is rejected, or None: its buggy version must fail the way the original
+    fails (same failing tests and counts, so not through a broken rename) and its fix pass."""
+    return run_job(variant_checks(variant, original_failure))
 
 
 def write_variant(task_dir: Path, variant: RenamedTask) -> None:
@@ -126,34 +105,30 @@ def write_variant(task_dir: Path, variant: RenamedTask) -> None:
     (task_dir / "task.yaml").write_text(header + body, encoding="utf-8")
 
 
-# Only the test runs are parallel: building ASTs in two threads at once can raise
-# "SystemError: AST constructor recursion depth mismatch" (CPython 3.11.7).
-_AST_LOCK = threading.Lock()
-
-
-def rename_program(
+def rename_job(
     task: Task,
     out_dir: Path,
     per_program: int,
     seed: int,
     on_try: Callable[[ProgramReport], None] | None = None,
-) -> ProgramReport:
-    """Write the valid variants 0..`per_program`-1 of one task into `out_dir`."""
+) -> Job[ProgramReport]:
+    """Write the valid variants 0..`per_program`-1 of one task into `out_dir`; a job for
+    `generation.run_jobs` that yields its test runs."""
     start = time.monotonic()
     report = ProgramReport(task.id)
     try:
         buggy, fixed = task_sources(task)
-        original = _run(buggy, task.spec.test_cmd, task.spec.timeout_s)
+        original: TestOutcome = yield _test(buggy, task.spec.test_cmd, task.spec.timeout_s)
         if original.passed:
             report.note = "the original buggy version passes its tests; skipped"
             return report
-        if not _run(fixed, task.spec.test_cmd, task.spec.timeout_s).passed:
+        fixed_outcome: TestOutcome = yield _test(fixed, task.spec.test_cmd, task.spec.timeout_s)
+        if not fixed_outcome.passed:
             report.note = "the original fix fails its tests; skipped"
             return report
         for k in range(per_program):
-            with _AST_LOCK:  # CPython 3.11.7 corrupts AST construction across threads
                 variant = rename_task(task, seed, k)
-            reason = validate_variant(variant, original)
+            reason = yield from variant_checks(variant, original)
             if reason is None:
                 write_variant(out_dir / variant.id, variant)
                 report.kept.append(variant.id)
@@ -168,18 +143,6 @@ def rename_program(
         return report
     finally:
         report.duration_s = round(time.monotonic() - start, 2)
-
-
-def sources_digest(tasks: Sequence[Task]) -> str:
-    """A short hash of the source tasks (ids, specs, files, fixes): variants go stale with it."""
-    h = hashlib.sha256()
-    for t in sorted(tasks, key=lambda t: t.id):
-        h.update(t.spec.model_dump_json().encode())
-        for rel, path in sorted(t.files.items()):
-            h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-        for rel, text in sorted((t.fix or {}).items()):
-            h.update(rel.encode() + b"\0" + text.encode() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def clear_variants(out_dir: Path) -> None:
@@ -206,31 +169,24 @@ def generate_renamed(
     time and calls to `on_progress` are serialised."""
     if per_program < 1:
         raise ValueError(f"per_program must be at least 1, not {per_program}")
-    start = time.monotonic()
-    if existing_tasks(out_dir):
-        if not force:
-            raise RenameError(f"{out_dir} already holds tasks; choose an empty directory or force")
-        clear_variants(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lock = threading.Lock()
 
-    def notify(report: ProgramReport, done: bool) -> None:
-        if on_progress is not None:
-            with lock:
-                on_progress(report, done)
+    def make_job(task: Task, on_try: Callable[[ProgramReport], None] | None) -> Job:
+        return rename_job(task, out_dir, per_program, seed, on_try)
 
-    def work(task: Task) -> ProgramReport:
-        report = rename_program(task, out_dir, per_program, seed, lambda r: notify(r, False))
-        notify(report, True)
-        return report
+    return generation.generate_suite(
+        tasks, make_job, out_dir, MANIFEST, _made_from(tasks, per_program, seed),
+        workers=workers, force=force, clear=clear_variants, error=RenameError,
+        on_progress=on_progress, count_rejected=True,
+    )  # fmt: skip
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        reports = list(pool.map(work, tasks))
-    report = GenerationReport(
-        out_dir, seed, per_program, sources_digest(tasks), reports, time.monotonic() - start
-    )
-    (out_dir / MANIFEST).write_text(json.dumps(report.to_dict(), indent=1) + "\n", "utf-8")
-    return report
+
+def _made_from(tasks: Sequence[Task], per_program: int, seed: int) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "seed": seed,
+        "per_program": per_program,
+        "sources": tasks_digest(tasks),
+    }
 
 
 def ensure_renamed_suite(
@@ -238,11 +194,10 @@ def ensure_renamed_suite(
 ) -> list[Task]:
     """The renamed variants in `out_dir`, generated from `source_tasks` first unless they are
     already there from the same tasks, `per_program` and `seed`."""
-    manifest = out_dir / MANIFEST
-    if existing_tasks(out_dir) and manifest.is_file():
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        made = tuple(meta.get(key) for key in ("format", "seed", "per_program", "sources"))
-        if made == (MANIFEST_FORMAT, seed, per_program, sources_digest(source_tasks)):
-            return load_task_tree(out_dir, SUITE)
-    generate_renamed(source_tasks, out_dir, per_program, seed, force=True)
-    return load_task_tree(out_dir, SUITE)
+    return generation.ensure_suite(
+        out_dir,
+        MANIFEST,
+        _made_from(source_tasks, per_program, seed),
+        SUITE,
+        lambda: generate_renamed(source_tasks, out_dir, per_program, seed, force=True),
+    )

@@ -23,11 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from repo_agent.runtime.task import Task, TaskSpec
+from repo_agent.runtime.task import Task, TaskSpec, is_test_file
 from repo_agent.suites.rename_ast import (
     RenamePlan,
     is_renamed_module,
-    is_test_stem,
     rename_sources,
     rewrite_prose,
     top_defs,
@@ -151,7 +150,7 @@ def plan_names(
             if is_renamed_module(rel):
                 for name, cls in top_defs(tree).items():
                     is_class[name] = is_class.get(name, False) or cls
-    tests = {r: _subject(r) for r in rels if is_test_stem(PurePosixPath(r).stem)}
+    tests = {r: _subject(r) for r in rels if is_test_file(r)}
     functions = {n for n, cls in is_class.items() if not cls}
     fresh = sorted({s for s in tests.values() if s not in stems and s not in functions})
     taken = _RESERVED | {n for trees in versions for n in _identifiers(trees.values())}
