@@ -86,72 +86,73 @@ def mutant_job(
     """`mutate_program` as a job for `generation.run_jobs`: it yields its test runs."""
     start = time.monotonic()
     report = ProgramReport(prog.name)
+    ws = Workspace.create(prog.files, prog.source_root, prefix="ra-mutant-")
     try:
-        with Workspace.create(prog.files, prog.source_root, prefix="ra-mutant-") as ws:
-            for rel, text in prog.overrides.items():
-                ws.write_text(rel, text)
-            trees: dict[str, ast.Module] = {}
-            originals: dict[str, str] = {}
-            for rel in prog.targets:
-                try:
-                    trees[rel] = ast.parse(ws.read_text(rel))
-                except (SyntaxError, ValueError):
-                    continue
-                # The fix is the unparsed original, so the task's diff is the mutation alone.
-                originals[rel] = ast.unparse(trees[rel]) + "\n"
-                ws.write_text(rel, originals[rel])
-            candidates = [(rel, m) for rel in originals for m in find_mutations(trees[rel], ops)]
-            report.candidates = len(candidates)
-            if not candidates:
-                report.note = "nothing to mutate"
-                return report
+        for rel, text in prog.overrides.items():
+            ws.write_text(rel, text)
+        trees: dict[str, ast.Module] = {}
+        originals: dict[str, str] = {}
+        for rel in prog.targets:
+            try:
+                trees[rel] = ast.parse(ws.read_text(rel))
+            except (SyntaxError, ValueError):
+                continue
+            # The fix is the unparsed original, so the task's diff is the mutation alone.
+            originals[rel] = ast.unparse(trees[rel]) + "\n"
+            ws.write_text(rel, originals[rel])
+        candidates = [(rel, m) for rel in originals for m in find_mutations(trees[rel], ops)]
+        report.candidates = len(candidates)
+        if not candidates:
+            report.note = "nothing to mutate"
+            return report
 
         def test(limit: float) -> Callable[[], TestOutcome]:
             return lambda: run_tests(ws.root, prog.test_cmd, limit)
 
         baseline: TestOutcome = yield test(max(timeout_s, prog.timeout_s))
-            if not baseline.passed:
-                report.note = "the original fails its tests; skipped"
-                return report
-            # A mutant that runs 4x longer than the original has hung; no need to wait longer.
-            limit = min(timeout_s, max(2.0, 4 * baseline.duration_s))
-            rng = random.Random(f"{seed}:{prog.name}")
-            order = {id(m): rel for rel, m in candidates}
-            seen = {normalise(text) for text in originals.values()}
-            taken: set[str] = set()
-            for m in candidate_order([m for _, m in candidates], rng):
-                if len(report.kept) >= max_keep or report.tried >= max_tries:
-                    break
-                rel = order[id(m)]
-                tree, what = apply_mutation(trees[rel], m)
-                try:
-                    text = ast.unparse(tree) + "\n"
-                    compile(text, rel, "exec")
-                except (SyntaxError, ValueError, RecursionError):
-                    report.rejected["unparsable"] += 1
-                    continue
-                norm = normalise(text)
-                if norm in seen:
-                    report.rejected["duplicate"] += 1
-                    continue
-                seen.add(norm)
-                report.tried += 1
-                ws.write_text(rel, text)
-            outcome: TestOutcome = yield test(limit)
-                if outcome.timed_out:
-                    report.rejected["timeout"] += 1
-                elif outcome.passed:
-                    report.rejected["survived"] += 1
-                else:
-                    task_dir = out_dir / task_dir_name(prog.name, m.op, taken)
-                    goal = symptom_goal(outcome.output, prog.test_cmd)
-                    write_task(task_dir, ws, prog, rel, originals[rel], m, what, goal)
-                    report.kept.append(task_dir.name)
-                ws.write_text(rel, originals[rel])
-                if on_try is not None:
-                    on_try(report)
+        if not baseline.passed:
+            report.note = "the original fails its tests; skipped"
             return report
+        # A mutant that runs 4x longer than the original has hung; no need to wait longer.
+        limit = min(timeout_s, max(2.0, 4 * baseline.duration_s))
+        rng = random.Random(f"{seed}:{prog.name}")
+        order = {id(m): rel for rel, m in candidates}
+        seen = {normalise(text) for text in originals.values()}
+        taken: set[str] = set()
+        for m in candidate_order([m for _, m in candidates], rng):
+            if len(report.kept) >= max_keep or report.tried >= max_tries:
+                break
+            rel = order[id(m)]
+            tree, what = apply_mutation(trees[rel], m)
+            try:
+                text = ast.unparse(tree) + "\n"
+                compile(text, rel, "exec")
+            except (SyntaxError, ValueError, RecursionError):
+                report.rejected["unparsable"] += 1
+                continue
+            norm = normalise(text)
+            if norm in seen:
+                report.rejected["duplicate"] += 1
+                continue
+            seen.add(norm)
+            report.tried += 1
+            ws.write_text(rel, text)
+            outcome: TestOutcome = yield test(limit)
+            if outcome.timed_out:
+                report.rejected["timeout"] += 1
+            elif outcome.passed:
+                report.rejected["survived"] += 1
+            else:
+                task_dir = out_dir / task_dir_name(prog.name, m.op, taken)
+                goal = symptom_goal(outcome.output, prog.test_cmd)
+                write_task(task_dir, ws, prog, rel, originals[rel], m, what, goal)
+                report.kept.append(task_dir.name)
+            ws.write_text(rel, originals[rel])
+            if on_try is not None:
+                on_try(report)
+        return report
     finally:
+        ws.cleanup()
         report.duration_s = round(time.monotonic() - start, 2)
 
 

@@ -127,7 +127,7 @@ def rename_job(
             report.note = "the original fix fails its tests; skipped"
             return report
         for k in range(per_program):
-                variant = rename_task(task, seed, k)
+            variant = rename_task(task, seed, k)
             reason = yield from variant_checks(variant, original)
             if reason is None:
                 write_variant(out_dir / variant.id, variant)
