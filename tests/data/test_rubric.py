@@ -22,11 +22,11 @@ from repo_agent.data.rubric import (
     view_state,
 )
 from repo_agent.records import FinalAction, Message, ToolCallAction
+from repo_agent.runtime.config import LoopLimits
 from repo_agent.runtime.protocol import ParseError, ParseErrorCode, parse_action
 
-R = RubricParams(
-    loop_penalty=1.0
-)  # invalid 10, loop 1, unseen 2, premature 3, blind 3, read 1, write 2, ctx 500
+# invalid 10, loop 1, unseen 2, premature 3, blind 3, read 1, write 2, ctx 500
+R = RubricParams(loop_penalty=1.0)
 SYSTEM = Message(role="system", content="You fix bugs.")
 GOAL = Message(role="user", content="Task: fix mid() in calc.py")
 CALC = "def mid(a, b):\n    return (a + b) // 3\n"  # 41 chars
@@ -378,3 +378,15 @@ def test_score_under_the_native_protocol() -> None:
         ],
     )
     assert score([SYSTEM, GOAL, native_call, answer], read, R, protocol="native") == 1.0
+
+
+def test_the_loop_term_searches_the_agents_loop_window() -> None:
+    """A, B, C, A, B then C closes a cycle of period 3: a loop within the last 8 calls (the
+    default window finds periods up to 4), not within 4 (periods up to 2)."""
+    a = (call("list_files", rel_dir="."), obs("list_files", "calc.py"))
+    b = (call("list_files", rel_dir="tests"), obs("list_files", "test_calc.py"))
+    c = call("grep", pattern="mid", rel_dir=".")
+    s = state(a, b, (c, obs("grep", "calc.py:1: def mid(a, b):")), a, b)
+    wide, narrow = LoopLimits(window=8), LoopLimits(window=4)
+    assert score(s, c, R, "json", wide) == score(s, c, R, "json", narrow) - R.loop_penalty
+    assert score(s, c, R, "json") == score(s, c, R, "json", wide)

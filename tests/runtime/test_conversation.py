@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from repo_agent.records import Message, ToolCallAction
-from repo_agent.runtime.config import ToolProtocol
+from repo_agent.runtime.config import LoopLimits, ToolProtocol
 from repo_agent.runtime.conversation import ConversationState
 from repo_agent.runtime.protocol import action_message, observation_messages
 
@@ -48,7 +48,7 @@ def test_failed_calls_count_only_for_loops() -> None:
         *turn("read_file", "error: no such file: 'b.py'", rel_path="b.py"),
         *turn("list_files", "error: no such directory: 'x'", rel_dir="x"),
     ]
-    st = ConversationState.replay(messages, "json", small_read_chars=300)
+    st = ConversationState.replay(messages, "json", LoopLimits(small_read_chars=300))
     assert st.read_sizes == {} and st.listed_dirs == set() and st.seen_paths == set()
     assert st.detector.read_paths == {"b.py"} and st.detector.small_read_chars == 300
 

@@ -23,7 +23,7 @@ from repo_agent.records import (
     TeacherLabel,
     ToolCallAction,
 )
-from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
+from repo_agent.runtime.config import LOOP_LIMITS, LoopLimits, ToolProtocol
 from repo_agent.runtime.protocol import ParseError, parse_action
 
 
@@ -48,10 +48,10 @@ def _pair(
     reason: str,
     rubric: RubricParams,
     protocol: ToolProtocol,
-    small_read_chars: int,
+    limits: LoopLimits,
 ) -> tuple[PairExample | None, float]:
-    margin = score(state, good, rubric, protocol, small_read_chars) - score(
-        state, bad, rubric, protocol, small_read_chars
+    margin = score(state, good, rubric, protocol, limits) - score(
+        state, bad, rubric, protocol, limits
     )
     if margin < rubric.min_margin:
         return None, margin
@@ -99,7 +99,7 @@ def labelled_pairs(
     labels: list[TeacherLabel],
     rubric: RubricParams,
     protocol: ToolProtocol,
-    small_read_chars: int,
+    limits: LoopLimits,
 ) -> list[tuple[tuple[PairExample | None, float], str]]:
     """The teacher's label against the student's action on every labelled student state where
     the parsed actions differ: (pair or None below the margin, margin) and the reason
@@ -123,7 +123,7 @@ def labelled_pairs(
             reason,
             rubric,
             protocol,
-            small_read_chars,
+            limits,
         )
         out.append((result, reason))
     return out
@@ -134,11 +134,11 @@ def onpolicy_pairs(
     labels: list[TeacherLabel],
     rubric: RubricParams,
     protocol: ToolProtocol = "json",
-    small_read_chars: int = SMALL_READ_CHARS,
+    limits: LoopLimits = LOOP_LIMITS,
 ) -> tuple[list[PairExample], dict[str, Any]]:
     """Pairs of the teacher's label against a fine-tuned student's action on the student's own
     states (source `onpolicy`) and their metrics: counts by reason, kept and dropped."""
-    results = labelled_pairs(steps, labels, rubric, protocol, small_read_chars)
+    results = labelled_pairs(steps, labels, rubric, protocol, limits)
     pairs = [r[0] for r, _ in results if r[0] is not None]
     dropped = Counter(reason for r, reason in results if r[0] is None)
     labelled = {(lb.run_id, lb.step) for lb in labels}
@@ -160,7 +160,7 @@ def build_pairs(
     rubric: RubricParams,
     params: PairParams,
     protocol: ToolProtocol = "json",
-    small_read_chars: int = SMALL_READ_CHARS,
+    limits: LoopLimits = LOOP_LIMITS,
 ) -> tuple[list[PairExample], dict[str, Any]]:
     """The teacher's action against corruptions of it: the kept pairs and the pairs metrics
     (counts by source and reason, margin statistics).
@@ -203,7 +203,7 @@ def build_pairs(
                     name,
                     rubric,
                     protocol,
-                    small_read_chars,
+                    limits,
                 ),
                 name,
             )

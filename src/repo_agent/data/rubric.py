@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from repo_agent.data.config import RubricParams
 from repo_agent.records import Action, FinalAction, Message, ToolCallAction
-from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
+from repo_agent.runtime.config import LOOP_LIMITS, LoopLimits, ToolProtocol
 from repo_agent.runtime.conversation import ConversationState
 from repo_agent.runtime.protocol import ParseError, parse_action
 from repo_agent.runtime.tools import DEFAULT_READ_CHARS, norm_rel_path
@@ -17,10 +17,10 @@ StateView = ConversationState  # what the scorers read: a replayed state
 
 
 def view_state(
-    messages: list[Message], protocol: ToolProtocol, small_read_chars: int = SMALL_READ_CHARS
+    messages: list[Message], protocol: ToolProtocol, limits: LoopLimits = LOOP_LIMITS
 ) -> StateView:
     """Replay the executed calls of a state."""
-    return ConversationState.replay(messages, protocol, small_read_chars)
+    return ConversationState.replay(messages, protocol, limits)
 
 
 def hard_constraints(parsed: Action | ParseError, r: RubricParams) -> float:
@@ -32,7 +32,6 @@ def loop_score(view: StateView, action: Action, r: RubricParams) -> float:
     """-loop_penalty for each loop flag the action would trigger."""
     if not isinstance(action, ToolCallAction):
         return 0.0
-    # The detector's default window (agent.loop_window's default) also finds alternations.
     return -r.loop_penalty * len(view.detector.fork().check(action))
 
 
@@ -93,14 +92,14 @@ def score(
     candidate: Message,
     r: RubricParams,
     protocol: ToolProtocol = "json",
-    small_read_chars: int = SMALL_READ_CHARS,
+    limits: LoopLimits = LOOP_LIMITS,
 ) -> float:
     """Total rubric score of `candidate` as the next message after `messages`.
 
-    `small_read_chars` is the agent's loop threshold (`agent.small_read_chars`): the rubric
-    judges loops exactly as the agent loop would."""
+    `limits` are the agent's (`agent.small_read_chars`, `agent.loop_window`): the rubric judges
+    loops exactly as the agent loop would."""
     parsed = parse_action(candidate, protocol)
     if isinstance(parsed, ParseError):
         return hard_constraints(parsed, r)
-    view = view_state(messages, protocol, small_read_chars)
+    view = view_state(messages, protocol, limits)
     return sum(f(view, parsed, r) for f in SCORERS)

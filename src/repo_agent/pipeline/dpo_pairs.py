@@ -51,9 +51,7 @@ def dpo_train_pairs(
     stray = sorted({s.task_id for s in steps} - train)
     if stray:
         raise ValueError(f"{onpolicy_dir}: on-policy runs on non-train task(s): {', '.join(stray)}")
-    made, onpolicy = onpolicy_pairs(
-        steps, labels, rubric, agent.tool_protocol, agent.small_read_chars
-    )
+    made, onpolicy = onpolicy_pairs(steps, labels, rubric, agent.tool_protocol, agent.loop_limits)
     write_jsonl(out, [e.row for e in [*base, *made]])
     by_source = Counter(e.source for e in [*base, *made])
     return {

@@ -28,7 +28,7 @@ def pair_files(
     check_not_twice(teacher)
     trace = join_traces(read_trace_inputs(teacher, agent.tool_protocol))
     pairs, metrics = build_pairs(
-        trace.steps, rubric, config, agent.tool_protocol, agent.small_read_chars
+        trace.steps, rubric, config, agent.tool_protocol, agent.loop_limits
     )
     write_jsonl(out, pairs)
     return metrics

@@ -3,7 +3,7 @@ pipeline's params module can collect it without loading the agent loop)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field
 
@@ -13,6 +13,17 @@ ToolProtocol = Literal["json", "native"]
 TestPolicy = Literal["never", "on_final", "after_write"]
 Sandbox = Literal["auto", "bwrap", "none"]
 SMALL_READ_CHARS = 200  # a re-read below this many chars is a loop (agent.small_read_chars)
+LOOP_WINDOW = 8  # recent calls searched for an alternation (agent.loop_window)
+
+
+class LoopLimits(NamedTuple):
+    """What the loop detector counts as a loop; the agent's and the rubric's are the same."""
+
+    small_read_chars: int = SMALL_READ_CHARS
+    window: int = LOOP_WINDOW
+
+
+LOOP_LIMITS = LoopLimits()  # the defaults
 
 
 class AgentConfig(ConfigModel):
@@ -33,7 +44,9 @@ class AgentConfig(ConfigModel):
         SMALL_READ_CHARS, ge=1, description="re-read below this is a loop"
     )
     loop_window: int = Field(
-        8, ge=4, description="recent calls searched for A/B alternation (A,B,A,B is a loop)"
+        LOOP_WINDOW,
+        ge=4,
+        description="recent calls searched for A/B alternation (A,B,A,B is a loop)",
     )
     sandbox: Sandbox = Field(
         "auto",
@@ -44,3 +57,7 @@ class AgentConfig(ConfigModel):
     max_test_output_chars: int = Field(
         20_000, ge=1000, description="test output kept (head and tail), the rest counted as cut"
     )
+
+    @property
+    def loop_limits(self) -> LoopLimits:
+        return LoopLimits(self.small_read_chars, self.loop_window)

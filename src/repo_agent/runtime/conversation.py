@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from repo_agent.records import Message
-from repo_agent.runtime.config import SMALL_READ_CHARS, ToolProtocol
+from repo_agent.runtime.config import LOOP_LIMITS, LoopLimits, ToolProtocol
 from repo_agent.runtime.loops import LoopDetector
 from repo_agent.runtime.protocol import executed_calls
 from repo_agent.runtime.tools import norm_rel_path
@@ -40,7 +40,7 @@ class ConversationState:
         cls,
         messages: list[Message],
         protocol: ToolProtocol,
-        small_read_chars: int = SMALL_READ_CHARS,
+        limits: LoopLimits = LOOP_LIMITS,
     ) -> ConversationState:
         """Replay the executed calls of `messages`.
 
@@ -53,7 +53,7 @@ class ConversationState:
         >>> st.greps, st.grep_hit_paths, st.read_sizes
         ([('def f', 'a.py:3: def f():')], {'a.py'}, {})
         """
-        st = cls(LoopDetector(small_read_chars=small_read_chars))
+        st = cls(LoopDetector.of(limits))
         for action, obs in executed_calls(messages, protocol):
             st.detector.check(action)
             if obs.startswith("error:"):

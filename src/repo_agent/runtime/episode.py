@@ -94,9 +94,7 @@ class Episode:
             Message(role="user", content=goal_message(shown(self.task.spec.goal))),
         ]
         self.steps: list[StepRecord] = []
-        self.detector = LoopDetector(
-            small_read_chars=config.small_read_chars, window=config.loop_window
-        )
+        self.detector = LoopDetector.of(config.loop_limits)
         self.started = time.monotonic()
         self.deadline = self.started + config.max_wall_s
         self.done = False

@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from repo_agent.records import ToolCallAction
-from repo_agent.runtime.config import SMALL_READ_CHARS
+from repo_agent.runtime.config import LOOP_WINDOW, SMALL_READ_CHARS, LoopLimits
 from repo_agent.runtime.protocol import REFLECTION_PREFIX
 
 EXACT_REPEAT = "exact_repeat"
 TINY_REREAD = "tiny_reread"
 REPEAT_GREP = "repeat_grep"
 ALTERNATION = "alternation"
-LOOP_WINDOW = 8  # agent.loop_window
 PATH_ARGS = ("rel_path", "rel_dir")
 DIR_TOOLS = ("list_files", "grep")  # rel_dir defaults to "."
 
@@ -82,6 +81,11 @@ class LoopDetector:
     greps: set[tuple[str, str]] = field(default_factory=set)
     window: int = LOOP_WINDOW
     recent: deque[CallKey] = field(default_factory=deque)
+
+    @classmethod
+    def of(cls, limits: LoopLimits) -> LoopDetector:
+        """A fresh detector with these limits."""
+        return cls(small_read_chars=limits.small_read_chars, window=limits.window)
 
     def fork(self) -> LoopDetector:
         """An independent copy (to probe a candidate call without recording it)."""
