@@ -320,8 +320,7 @@ def test_the_stage_functions_check_their_inputs(work: Path) -> None:
     with pytest.raises(InputFileError, match="results file"):
         extract_files([Path("x.jsonl")], Path("o.jsonl"), ExtractParams())
     with pytest.raises(InputFileError, match="no such file"):
-        pair_files([Path("x.traces.jsonl")], Path("o.jsonl"), RUBRIC, PAIR, AgentConfig(),
-                   labels=Path("nope.jsonl"))  # fmt: skip
+        pair_files([Path("nope.traces.jsonl")], Path("o.jsonl"), RUBRIC, PAIR, AgentConfig())
     with pytest.raises(InputFileError, match="holds traces"):
         split_files(Path("x.traces.jsonl"), Path("x.traces.jsonl"), Path("s"), SplitParams())
 

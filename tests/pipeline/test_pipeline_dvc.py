@@ -214,9 +214,10 @@ def test_training_metrics_are_experiment_columns(repo: Path) -> None:
 
 
 def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
-    """Deps cover the code a stage runs: an agent-loop change reruns the stages that run the
-    loop (rollout resumes from its traces, pair replays states, the on-policy runs) and the
-    evals, never SFT; DPO and the report rerun only when their inputs came out different."""
+    """Deps cover the code a stage runs: an agent-loop change reruns the stages that depend on
+    the runtime folder (rollout resumes from its traces, pair and dpo_pairs replay states, the
+    on-policy runs) and the evals, never SFT or heldout (which imports a few runtime modules,
+    not the loop); DPO and the report rerun only when their inputs came out different."""
     agent = repo / "src/repo_agent/runtime/agent.py"
     before = agent.read_text()
     agent.write_text(before + "\n# a change to the agent loop\n")
@@ -224,7 +225,7 @@ def test_agent_code_change_reruns_eval_but_not_training(repo: Path) -> None:
         out = sh(repo, "dvc", "exp", "run", "-n", "agent-change")
     finally:
         agent.write_text(before)
-    loop = {"rollout", "pair", "heldout", "onpolicy", "dpo_pairs", *EVALS}
+    loop = {"rollout", "pair", "onpolicy", "dpo_pairs", *EVALS}
     assert loop <= ran(out) <= {*loop, "finetune@dpo", "report"}
     assert "Stage 'finetune@sft' didn't change, skipping" in out
 

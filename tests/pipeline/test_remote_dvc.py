@@ -34,7 +34,8 @@ def remote_repo(tmp: Path, backend: str, url: str) -> Path:
     copy_project(repo)
     params = tiny_params()
     base_url = BASE_URL[backend].format(url=url)
-    params["student"].update(kind=backend, model="base-model", base_url=base_url)
+    # A section of another kind is replaced whole: an API student has no `build`.
+    params["student"] = {"kind": backend, "model": "base-model", "base_url": base_url}
     params["agent"].update(max_steps=2, test_policy="never")
     params["eval"].update(samples=0)
     params["finetune"].update(backend=backend, base_model="Qwen/Qwen2.5-7B-Instruct")

@@ -197,7 +197,9 @@ def test_configured_tasks_loads_generated_variants(
 ) -> None:
     tasks, out, _ = generated
     monkeypatch.setattr("repo_agent.suites.loader.load_suite", lambda name, *a: tasks)
-    params = SuiteParams(names=["renamed"], renamed_path=str(out), max_tasks=2)
+    params = SuiteParams(
+        names=["renamed"], renamed_path=str(out), renamed_per_program=2, max_tasks=2
+    )
     picked = configured_tasks(params, out.parent / "mutants")
     assert [t.id for t in picked] == ["a_count_in_range__rn0", "a_count_in_range__rn1"]
 
