@@ -46,7 +46,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def params_for(api: FakeAPI, **onpolicy: Any) -> Params:
     return Params.model_validate(
         {
-            "suite": {"tasks": TASKS},
+            "suite": {"names": ["builtin"], "tasks": TASKS},
             "agent": {"max_steps": 4, "test_policy": "never"},
             "student": {
                 "kind": "together",
