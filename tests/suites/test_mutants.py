@@ -10,12 +10,14 @@ import random
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from repo_agent.cli.app import app
+from repo_agent.suites.generation import run_job
 from repo_agent.suites.loader import load_suite
 from repo_agent.suites.mutant_sources import (
     MutantError,
@@ -29,10 +31,15 @@ from repo_agent.suites.mutants import (
     candidate_order,
     ensure_mutant_suite,
     generate_mutants,
-    mutate_program,
+    mutant_job,
 )
 from repo_agent.suites.mutations import OPERATORS, apply_mutation, find_mutations
 from repo_agent.suites.validate import validate_tasks
+
+
+def mutate(prog: SourceProgram, *args: Any, **kwargs: Any) -> ProgramReport:
+    """One program's job run to its end, its tests on this thread."""
+    return run_job(mutant_job(prog, *args, **kwargs))
 
 
 def _mutants(source: str, op: str) -> dict[str, str]:
@@ -239,7 +246,7 @@ def test_surviving_mutants_are_rejected(tmp_path: Path) -> None:
     prog = _program(
         tmp_path / "src", "def double(x):\n    return x * 2\n", "def test_nothing():\n    pass\n"
     )
-    report = mutate_program(prog, tmp_path / "out", 3, 0, 10.0, max_tries=3)
+    report = mutate(prog, tmp_path / "out", 3, 0, 10.0, max_tries=3)
     assert report.kept == [] and report.tried == 3
     assert report.rejected["survived"] == 3
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -250,7 +257,7 @@ def test_hanging_mutants_are_rejected(tmp_path: Path) -> None:
     test = "from mod import count\n\n\ndef test_count():\n    assert count(3) == 3\n"
     prog = _program(tmp_path / "src", code, test)
     # Dropping `i += 1` hangs; dropping `i = 0` or `return i` fails at once.
-    report = mutate_program(prog, tmp_path / "out", 5, 0, 2.0, max_tries=5, ops=("drop_statement",))
+    report = mutate(prog, tmp_path / "out", 5, 0, 2.0, max_tries=5, ops=("drop_statement",))
     assert report.candidates == 3 and report.tried == 3
     assert report.rejected["timeout"] == 1
     assert len(report.kept) == 2
@@ -263,7 +270,7 @@ def test_duplicate_mutants_are_rejected(tmp_path: Path) -> None:
     test = "from mod import first\n\n\ndef test_first():\n    assert first([5, 6, 7]) == 5\n"
     prog = _program(tmp_path / "src", code, test)
     # `xs[0]` → `xs[1]` and `xs[-1]`, both by off_by_one and by change_constant.
-    report = mutate_program(
+    report = mutate(
         prog, tmp_path / "out", 5, 0, 10.0, max_tries=5, ops=("off_by_one", "change_constant")
     )
     assert report.candidates == 4

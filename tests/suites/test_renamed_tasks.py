@@ -16,12 +16,13 @@ from repo_agent.data.split import LeakError, check_no_leak, group_of
 from repo_agent.runtime.task import Task, TaskFileError
 from repo_agent.suites import renamed_tasks
 from repo_agent.suites.config import SuiteParams
+from repo_agent.suites.generation import run_job
 from repo_agent.suites.loader import configured_tasks, load_suite
 from repo_agent.suites.renamed_tasks import (
     ensure_renamed_suite,
     failure_signature,
     generate_renamed,
-    validate_variant,
+    variant_checks,
     write_variant,
 )
 from repo_agent.suites.renames import RenameError, rename_task, task_sources
@@ -81,12 +82,12 @@ def test_a_broken_rename_is_rejected(sources: list[Task], tmp_path: Path) -> Non
     task = next(t for t in sources if t.id == "a_count_in_range")
     variant = rename_task(task, seed=0, k=0)
     original = renamed_tasks._run(task_sources(task)[0], task.spec.test_cmd, 30)
-    assert validate_variant(variant, original) is None
+    assert run_job(variant_checks(variant, original)) is None
     [helper] = variant.fix  # a module the tests import indirectly; without it they cannot run
     broken = {rel: text for rel, text in variant.files.items() if rel != helper}
-    assert validate_variant(replace(variant, files=broken), original) == "fails_differently"
+    assert run_job(variant_checks(replace(variant, files=broken), original)) == "fails_differently"
     fixed = replace(variant, files={**variant.files, **variant.fix})
-    assert validate_variant(fixed, original) == "buggy_passes"
+    assert run_job(variant_checks(fixed, original)) == "buggy_passes"
 
 
 def test_tasks_without_a_fix_are_skipped_with_a_note(tmp_path: Path) -> None:

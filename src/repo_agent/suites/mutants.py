@@ -19,7 +19,7 @@ from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites import generation
-from repo_agent.suites.generation import Job, run_job
+from repo_agent.suites.generation import Job
 from repo_agent.suites.mutant_sources import (
     MutantError,
     SourceProgram,
@@ -83,7 +83,12 @@ def mutant_job(
     on_try: Callable[[ProgramReport], None] | None = None,
     ops: tuple[str, ...] = OPERATORS,
 ) -> Job[ProgramReport]:
-    """`mutate_program` as a job for `generation.run_jobs`: it yields its test runs."""
+    """A job (`generation.run_jobs`) that yields its test runs: try this program's mutants in
+    seeded order until `max_keep` are kept or tries run out.
+
+    Kept: it parses and compiles, differs from the original and every earlier candidate
+    (normalised source), and its tests fail within the time limit: `timeout_s`, or 4 times
+    the original's test time if that is shorter (a hang is rejected)."""
     start = time.monotonic()
     report = ProgramReport(prog.name)
     ws = Workspace.create(prog.files, prog.source_root, prefix="ra-mutant-")
@@ -154,24 +159,6 @@ def mutant_job(
     finally:
         ws.cleanup()
         report.duration_s = round(time.monotonic() - start, 2)
-
-
-def mutate_program(
-    prog: SourceProgram,
-    out_dir: Path,
-    max_keep: int,
-    seed: int,
-    timeout_s: float,
-    max_tries: int,
-    on_try: Callable[[ProgramReport], None] | None = None,
-    ops: tuple[str, ...] = OPERATORS,
-) -> ProgramReport:
-    """Try this program's mutants in seeded order until `max_keep` are kept or tries run out.
-
-    Kept: it parses and compiles, differs from the original and every earlier candidate
-    (normalised source), and its tests fail within the time limit: `timeout_s`, or 4 times
-    the original's test time if that is shorter (a hang is rejected)."""
-    return run_job(mutant_job(prog, out_dir, max_keep, seed, timeout_s, max_tries, on_try, ops))
 
 
 def generate_mutants(

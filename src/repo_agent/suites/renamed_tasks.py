@@ -19,7 +19,7 @@ from repo_agent.runtime.task import Task
 from repo_agent.runtime.testrun import TestOutcome, run_tests
 from repo_agent.runtime.workspace import Workspace
 from repo_agent.suites import generation
-from repo_agent.suites.generation import Job, existing_tasks, run_job, tasks_digest
+from repo_agent.suites.generation import Job, existing_tasks, tasks_digest
 from repo_agent.suites.renames import RenamedTask, RenameError, rename_task, task_sources
 
 MANIFEST = "renamed.json"
@@ -69,7 +69,9 @@ def _test(files: dict[str, str], test_cmd: str, timeout_s: float) -> Callable[[]
 
 
 def variant_checks(variant: RenamedTask, original_failure: TestOutcome) -> Job[str | None]:
-    """`validate_variant` as a job for `generation.run_jobs`: it yields its test runs."""
+    """Why a variant is rejected, or None, as a job (`generation.run_jobs`) that yields its test
+    runs: its buggy version must fail the way the original fails (same failing tests and
+    counts, so not through a broken rename) and its fix pass."""
     spec = variant.spec
     buggy: TestOutcome = yield _test(variant.files, spec.test_cmd, spec.timeout_s)
     if buggy.passed:
@@ -83,12 +85,6 @@ def variant_checks(variant: RenamedTask, original_failure: TestOutcome) -> Job[s
         {**variant.files, **variant.fix}, spec.test_cmd, spec.timeout_s
     )
     return None if fixed.passed else "fix_fails"
-
-
-def validate_variant(variant: RenamedTask, original_failure: TestOutcome) -> str | None:
-    """Why a variant is rejected, or None: its buggy version must fail the way the original
-    fails (same failing tests and counts, so not through a broken rename) and its fix pass."""
-    return run_job(variant_checks(variant, original_failure))
 
 
 def write_variant(task_dir: Path, variant: RenamedTask) -> None:
