@@ -130,6 +130,15 @@ def test_symptom_goal_names_the_failing_test_file() -> None:
     assert "The tests fail" in symptom_goal("Traceback ...", "make check")
 
 
+def test_symptom_goal_is_the_same_whatever_address_an_object_got() -> None:
+    def out(address: str) -> str:
+        error = f"E       assert <Node object at {address}> is None"
+        return f"{error}\nFAILED tests/test_lru.py::test_drop - assert ...\n"
+
+    one, other = symptom_goal(out("0x7f3a1c2b9d50"), ""), symptom_goal(out("0x7f9e00a1b2c0"), "")
+    assert one == other and "<Node object at 0x…> is None" in one
+
+
 # --- generation on tiny programs ------------------------------------------------------------
 
 CLAMP = '''\

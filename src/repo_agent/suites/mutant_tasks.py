@@ -22,6 +22,9 @@ _FAILED = re.compile(r"^(?:FAILED|ERROR) ([^\s:]+)(?:::(\S+))?", re.MULTILINE)
 _ERROR_LINE = re.compile(r"^E\s+(\S.*)$", re.MULTILINE)
 
 
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
 def symptom_goal(test_output: str, test_cmd: str) -> str:
     """A goal that describes what fails (test file, test, first error), not where the bug is.
 
@@ -35,7 +38,8 @@ def symptom_goal(test_output: str, test_cmd: str) -> str:
     error = _ERROR_LINE.search(test_output)
     detail = ""
     if error:
-        text = " ".join(error.group(1).split())
+        # A memory address (`<Node object at 0x7f…>`) differs between runs: the goal would too.
+        text = _ADDRESS.sub("0x…", " ".join(error.group(1).split()))
         detail = f" ({text[:100] + '…' if len(text) > 100 else text})"
     who = f"{test_name.split('[')[0]} in {test_file}" if test_name else f"{test_file}"
     return (
